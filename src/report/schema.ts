@@ -1,0 +1,95 @@
+/**
+ * The report: one JSON object, the single source every renderer and the API work from.
+ * TypeBox schemas (with `$id`) so the same definitions type the code and document the API.
+ */
+import { Type, type Static } from 'typebox';
+
+export const Tier = Type.Union([Type.Literal(1), Type.Literal(2), Type.Literal(3)], {
+  $id: 'Tier',
+  description: '1 = breaks the auth path (explains the device-login prompt), 2 = breaks jobs, images or compute lifecycle, 3 = client access or hygiene.',
+});
+export type Tier = Static<typeof Tier>;
+
+export const Severity = Type.Union([Type.Literal('critical'), Type.Literal('high'), Type.Literal('medium'), Type.Literal('low')], { $id: 'Severity' });
+export type Severity = Static<typeof Severity>;
+
+export const Confidence = Type.Union([Type.Literal('high'), Type.Literal('medium'), Type.Literal('low')], {
+  $id: 'Confidence',
+  description: 'high: observed live (DNS answers) or computed by Azure; medium: read from configuration and unambiguous; low: inferred with assumptions (listed in the explanation).',
+});
+export type Confidence = Static<typeof Confidence>;
+
+export const Evidence = Type.Object(
+  {
+    resourceId: Type.Optional(Type.String({ description: 'ARM id of the resource the evidence was read from.' })),
+    property: Type.Optional(Type.String({ description: 'ARM property path or DNS query, e.g. properties.dhcpOptions.dnsServers or "A <name> @ <resolver>".' })),
+    observed: Type.String({ description: 'What was found.' }),
+    expected: Type.String({ description: 'What a working setup has.' }),
+  },
+  { $id: 'Evidence', additionalProperties: false },
+);
+export type Evidence = Static<typeof Evidence>;
+
+export const Remediation = Type.Object(
+  {
+    summary: Type.String(),
+    azCli: Type.Array(Type.String(), { description: 'az CLI commands with the real names filled in, in order.' }),
+    verify: Type.Optional(Type.String({ description: 'How to confirm the fix.' })),
+  },
+  { $id: 'Remediation', additionalProperties: false },
+);
+export type Remediation = Static<typeof Remediation>;
+
+export const Finding = Type.Object(
+  {
+    code: Type.String({ description: 'Stable finding code from the failure catalogue.' }),
+    tier: Tier,
+    severity: Severity,
+    confidence: Confidence,
+    title: Type.String(),
+    resourceId: Type.String({ description: 'The resource this finding blames (where the fix goes).' }),
+    explanation: Type.String(),
+    evidence: Type.Array(Evidence),
+    remediation: Remediation,
+    docs: Type.String({ description: 'Path of the rule documentation page.' }),
+    rank: Type.Integer({ minimum: 1, description: '1 = most likely cause of the device-login prompt.' }),
+    explains: Type.Optional(Type.Array(Type.String(), { description: 'Codes of symptom findings this finding explains.' })),
+  },
+  { $id: 'Finding', additionalProperties: false },
+);
+export type Finding = Static<typeof Finding>;
+
+export const CoverageItem = Type.Object(
+  {
+    item: Type.String({ description: 'What was (or could not be) checked, e.g. "rule PRIVATE_DNS_ZONE_NOT_LINKED" or "read virtual network vnet-hub".' }),
+    status: Type.Union([Type.Literal('ok'), Type.Literal('undetermined')]),
+    reason: Type.Optional(Type.String()),
+    resourceId: Type.Optional(Type.String()),
+  },
+  { $id: 'CoverageItem', additionalProperties: false },
+);
+export type CoverageItem = Static<typeof CoverageItem>;
+
+export const VerdictStatus = Type.Union([Type.Literal('cause-found'), Type.Literal('no-cause-found'), Type.Literal('undetermined')], { $id: 'VerdictStatus' });
+export type VerdictStatus = Static<typeof VerdictStatus>;
+
+export const Report = Type.Object(
+  {
+    workspace: Type.Object({
+      id: Type.String(),
+      name: Type.String(),
+      location: Type.Optional(Type.String()),
+      computeName: Type.Optional(Type.String()),
+    }),
+    generatedAt: Type.String({ format: 'date-time' }),
+    tool: Type.Object({ name: Type.String(), version: Type.String() }),
+    verdict: Type.Object({
+      status: VerdictStatus,
+      summary: Type.String(),
+    }),
+    findings: Type.Array(Finding, { description: 'Ordered by rank: tier first, then confidence, causes before their symptoms.' }),
+    coverage: Type.Array(CoverageItem),
+  },
+  { $id: 'Report', additionalProperties: false },
+);
+export type Report = Static<typeof Report>;

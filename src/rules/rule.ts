@@ -1,0 +1,69 @@
+/**
+ * A rule: metadata plus a pure check over the snapshot. One file per rule in src/rules/,
+ * exported as `export const rule = { meta, check } satisfies Rule`, listed in src/rules/index.ts.
+ */
+import type { Snapshot } from '../model/snapshot.ts';
+import type { Confidence, Evidence, Remediation, Severity, Tier } from '../report/schema.ts';
+
+/** Flow ids from ../shared/reference/failure-catalogue.md. */
+export type FlowId =
+  | 'workspace-api'
+  | 'workspace-cert'
+  | 'aml-service'
+  | 'entra-id'
+  | 'arm'
+  | 'notebooks'
+  | 'storage'
+  | 'key-vault'
+  | 'container-registry'
+  | 'mcr'
+  | 'batch'
+  | 'aml-inbound'
+  | 'instance-name';
+
+export interface RuleMeta {
+  /** Stable code, SCREAMING_SNAKE, equals the file name. */
+  code: string;
+  tier: Tier;
+  severity: Severity;
+  title: string;
+  /**
+   * `cause`: names a configuration that is wrong. `symptom`: an observation (a DNS answer) that some
+   * cause explains; ranking puts symptoms after the causes that explain them.
+   */
+  role: 'cause' | 'symptom';
+  /** Flows this failure breaks. */
+  flows: FlowId[];
+  /** What the rule means, in two or three sentences (goes into docs/rules/<CODE>.md). */
+  description: string;
+  /** Why this produces the device-login prompt (or what it breaks instead). */
+  impact: string;
+  /** Fix, in general terms (each finding carries the exact commands). */
+  resolution: string;
+  /** Facts-file references (`F#3`, `S25`, …) and public doc links. */
+  references: string[];
+}
+
+export interface FindingDraft {
+  /** The resource the finding blames: where the fix goes. */
+  resourceId: string;
+  confidence: Confidence;
+  explanation: string;
+  evidence: Evidence[];
+  remediation: Remediation;
+  /**
+   * Keys that let ranking connect causes and symptoms, e.g. `name:<fqdn>`, `zone:<zone name>`,
+   * `vnet:<id key>`. A symptom is explained by a cause that shares a key.
+   */
+  subjects?: string[];
+}
+
+export type RuleResult =
+  | { status: 'fail'; finding: FindingDraft }
+  | { status: 'pass'; resourceId: string; detail: string }
+  | { status: 'undetermined'; item: string; reason: string; resourceId?: string };
+
+export interface Rule {
+  meta: RuleMeta;
+  check(snapshot: Snapshot): RuleResult[];
+}

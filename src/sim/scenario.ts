@@ -1,0 +1,85 @@
+/**
+ * A scenario: one Azure estate (broken or healthy) as data. The simulated ARM serves its
+ * resources, the simulated DNS server answers its names, and the tests, the demo and the
+ * benchmarks all read the same files from test/fixtures/scenarios/<name>.json.
+ *
+ * Addresses in scenarios are data only: nothing ever connects to them.
+ */
+import type { CloudName } from '../model/cloud.ts';
+
+/** An ARM resource exactly as ARM returns it on the wire (`properties` not flattened). */
+export interface ScenarioResource {
+  id: string;
+  name?: string;
+  type?: string;
+  location?: string;
+  properties?: Record<string, unknown>;
+  [key: string]: unknown;
+}
+
+/** Result of a long-running POST, e.g. `effectiveRouteTable` on a NIC or `nextHop` on a network watcher. */
+export interface ScenarioOperation {
+  /** The resource the POST is made on. */
+  resourceId: string;
+  /** The action segment: `effectiveRouteTable`, `effectiveNetworkSecurityGroups`, `nextHop`, … */
+  action: string;
+  /** Response body of the final result. */
+  result: unknown;
+}
+
+/** Injected misbehaviour: the simulated ARM answers matching requests with this instead. */
+export interface ScenarioFault {
+  /** HTTP method to match; any when absent. */
+  method?: string;
+  /** Case-insensitive regular expression matched against the request path (no query string). */
+  path: string;
+  status: number;
+  /** ARM error code for the body, e.g. `AuthorizationFailed`. Defaults per status. */
+  code?: string;
+  message?: string;
+  /** Seconds for a `Retry-After` header (429/503). */
+  retryAfterSeconds?: number;
+  /** Answer this many matching requests with the fault, then behave normally. Unlimited when absent. */
+  times?: number;
+}
+
+/** How the simulated DNS server answers one name (case-insensitive). Unknown names get NXDOMAIN. */
+export interface ScenarioDnsAnswer {
+  /** CNAME chain from the name, in order. The A records answer the last name of the chain. */
+  cname?: string[];
+  a?: string[];
+  /** Fail the query instead. `TIMEOUT` means no answer at all. */
+  rcode?: 'NXDOMAIN' | 'SERVFAIL' | 'REFUSED' | 'TIMEOUT';
+}
+
+export interface ScenarioExpectation {
+  /** Exit code of `aml-netdoctor diagnose`: 0 no blocking finding, 1 blocking finding, 3 could not complete. */
+  exitCode: 0 | 1 | 3;
+  verdict: 'cause-found' | 'no-cause-found' | 'undetermined';
+  /** The top-ranked finding and the resource it must blame. Absent for healthy scenarios. */
+  topFinding?: { code: string; resourceId: string };
+  /** Codes that must appear somewhere in the report (symptoms, secondary causes). */
+  alsoFinds?: string[];
+  /** Codes that must not appear. */
+  absentCodes?: string[];
+}
+
+export interface Scenario {
+  /** File name without `.json`, kebab-case. */
+  name: string;
+  title: string;
+  /** What is broken (or not) and why the compute shows the device-login prompt. */
+  description: string;
+  target: {
+    workspaceId: string;
+    computeName?: string;
+    /** Extra subscriptions the diagnosis is told to search (`--subscription`). */
+    subscriptions?: string[];
+    cloud?: CloudName;
+  };
+  resources: ScenarioResource[];
+  operations?: ScenarioOperation[];
+  dns: Record<string, ScenarioDnsAnswer>;
+  faults?: ScenarioFault[];
+  expect: ScenarioExpectation;
+}
