@@ -1,0 +1,252 @@
+/**
+ * The aml-netdoctor command line. Report on stdout, logs (pino) and progress on stderr.
+ * Exit codes: 0 no blocking finding, 1 blocking finding (tier 1 or 2), 2 bad usage or input,
+ * 3 could not complete (no credential, evidence incomplete).
+ */
+import { writeFile } from 'node:fs/promises';
+import { Command, CommanderError, Option } from 'commander';
+import { pino, type Logger } from 'pino';
+import { createAzureClients, credentialFromEnv } from './azure/clients.ts';
+import { toProbeError } from './azure/errors.ts';
+import { ArmIdError, isGuid, parseWorkspaceId } from './model/arm-id.ts';
+import { CLOUD_NAMES, CLOUDS, isCloudName, type CloudName } from './model/cloud.ts';
+import { diagnose, type ProgressEvent } from './diagnose.ts';
+import { exitCodeOf } from './report/build.ts';
+import { renderText } from './report/render-text.ts';
+import { rules } from './rules/index.ts';
+import { TOOL } from './version.ts';
+
+export class UsageError extends Error {
+  readonly exitCode = 2;
+}
+
+export interface CliIo {
+  stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  stderr: NodeJS.WritableStream & { isTTY?: boolean };
+  env: NodeJS.ProcessEnv;
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/** `ip`, `ip:port`, `[v6]:port` or a bare IPv6 address. Returns the form node:dns accepts. */
+export function parseDnsServerArg(value: string, flag = '--dns-server'): string {
+  const v = value.trim();
+  const ipv4 = /^(\d{1,3})(\.\d{1,3}){3}$/;
+  const okV4 = (s: string) => ipv4.test(s) && s.split('.').every((p) => Number(p) <= 255);
+  const okPort = (p: string) => /^\d{1,5}$/.test(p) && Number(p) >= 1 && Number(p) <= 65535;
+  const v4port = /^([^:]+):(\d+)$/.exec(v);
+  if (okV4(v)) return v;
+  if (v4port && okV4(v4port[1] ?? '') && okPort(v4port[2] ?? '')) return v;
+  const v6port = /^\[([0-9a-fA-F:]+)\]:(\d+)$/.exec(v);
+  if (v6port && okPort(v6port[2] ?? '')) return v;
+  if (/^[0-9a-fA-F:]+$/.test(v) && v.includes(':')) return v;
+  throw new UsageError(`${flag}: '${value}' is not an IP address with an optional port (examples: 10.0.0.4, 10.0.0.4:53, [fd00::4]:53)`);
+}
+
+function collectValues(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+function armEndpointArg(value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new UsageError(`--arm-endpoint: '${value}' is not a URL (example: https://management.azure.com)`);
+  }
+  if (url.protocol !== 'https:') throw new UsageError(`--arm-endpoint: '${value}' must be an https:// URL (ARM tokens are never sent over plain HTTP)`);
+  return url.origin;
+}
+
+function makeLogger(level: string, io: CliIo): Logger {
+  return pino(
+    { level, base: { tool: TOOL.name }, redact: { paths: ['*.authorization', '*.token', '*.accessToken', 'headers.authorization'], censor: '[redacted]' } },
+    pino.destination({ dest: 2, sync: true }),
+  );
+}
+
+function progressPrinter(io: CliIo): ((e: ProgressEvent) => void) | undefined {
+  if (!io.stderr.isTTY) return undefined;
+  return (e) => {
+    if (e.phase === 'start') io.stderr.write(`… ${e.title}\n`);
+    else io.stderr.write(`${e.ok ? '✓' : '✗'} ${e.title}${e.ms !== undefined ? ` (${e.ms} ms)` : ''}\n`);
+  };
+}
+
+interface DiagnoseOpts {
+  workspace: string;
+  compute?: string;
+  subscription: string[];
+  dnsServer: string[];
+  armEndpoint?: string;
+  cloud?: string;
+  format?: 'json' | 'text';
+  output?: string;
+  timeout: string;
+  dnsTimeout: string;
+  logLevel: string;
+}
+
+function positiveInt(flag: string, value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new UsageError(`${flag}: '${value}' is not a positive whole number of milliseconds`);
+  return n;
+}
+
+async function runDiagnose(opts: DiagnoseOpts, io: CliIo): Promise<number> {
+  try {
+    parseWorkspaceId(opts.workspace);
+  } catch (err) {
+    if (err instanceof ArmIdError) throw new UsageError(`--workspace: ${err.message}`);
+    throw err;
+  }
+  for (const s of opts.subscription) if (!isGuid(s)) throw new UsageError(`--subscription: '${s}' is not a subscription id (a GUID)`);
+  if (opts.compute !== undefined && !/^[A-Za-z][A-Za-z0-9-]{1,23}$/.test(opts.compute)) {
+    throw new UsageError(`--compute: '${opts.compute}' is not an Azure ML compute name (2-24 letters, digits or hyphens, starting with a letter)`);
+  }
+  const cloudName = opts.cloud ?? io.env.NETDOCTOR_CLOUD ?? 'AzureCloud';
+  if (!isCloudName(cloudName)) throw new UsageError(`--cloud: '${cloudName}' is not one of ${CLOUD_NAMES.join(', ')}`);
+  const cloud: CloudName = cloudName;
+  const armEndpoint = opts.armEndpoint ?? (io.env.NETDOCTOR_ARM_ENDPOINT ? armEndpointArg(io.env.NETDOCTOR_ARM_ENDPOINT) : undefined);
+  const dnsFromEnv = (io.env.NETDOCTOR_DNS_SERVERS ?? '').split(',').map((s) => s.trim()).filter(Boolean).map((s) => parseDnsServerArg(s, 'NETDOCTOR_DNS_SERVERS'));
+  const dnsServers = opts.dnsServer.length ? opts.dnsServer : dnsFromEnv;
+  const timeoutMs = positiveInt('--timeout', opts.timeout);
+  const dnsTimeoutMs = positiveInt('--dns-timeout', opts.dnsTimeout);
+  if (!LOG_LEVELS.includes(opts.logLevel)) throw new UsageError(`--log-level: '${opts.logLevel}' is not one of ${LOG_LEVELS.join(', ')}`);
+  const format = opts.format ?? (io.stdout.isTTY ? 'text' : 'json');
+
+  const log = makeLogger(opts.logLevel, io);
+  const credential = credentialFromEnv(io.env);
+  const scope = `${CLOUDS[cloud].armAudience}/.default`;
+  try {
+    const token = await credential.getToken(scope);
+    if (!token) throw new Error('the credential returned no token');
+  } catch (err) {
+    io.stderr.write(
+      `aml-netdoctor: no Azure credential could get a token for ${scope} (${toProbeError(err, 'signing in').message}).\n` +
+        `Sign in with 'az login' (and 'az account set --subscription <id>'), or set NETDOCTOR_ACCESS_TOKEN to the output of\n` +
+        `  az account get-access-token --resource ${CLOUDS[cloud].armAudience} --query accessToken -o tsv\n`,
+    );
+    return 3;
+  }
+  const azure = createAzureClients({ cloud, ...(armEndpoint ? { armEndpoint } : {}), credential, timeoutMs });
+  const controller = new AbortController();
+  const onSignal = () => controller.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const onProgress = progressPrinter(io);
+  try {
+    const report = await diagnose(
+      { workspaceId: opts.workspace, ...(opts.compute ? { computeName: opts.compute } : {}), subscriptions: opts.subscription },
+      { cloud, azure, dns: { servers: dnsServers, timeoutMs: dnsTimeoutMs, tries: 2 }, log, ...(onProgress ? { onProgress } : {}) },
+      controller.signal,
+    );
+    const text = format === 'json' ? `${JSON.stringify(report, null, 2)}\n` : renderText(report);
+    if (opts.output) await writeFile(opts.output, text);
+    else io.stdout.write(text);
+    return exitCodeOf(report);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+function runRulesCommand(code: string | undefined, io: CliIo): number {
+  if (code) {
+    const rule = rules.find((r) => r.meta.code === code.toUpperCase());
+    if (!rule) throw new UsageError(`rules: unknown code '${code}'. Run 'aml-netdoctor rules' to list them.`);
+    const m = rule.meta;
+    io.stdout.write(
+      `${m.code} (tier ${m.tier}, ${m.severity}, ${m.role})\n${m.title}\n\n${m.description}\n\nWhy it matters: ${m.impact}\n\nFix: ${m.resolution}\n\nFlows: ${m.flows.join(', ')}\nReferences: ${m.references.join(', ')}\nDocs: docs/rules/${m.code}.md\n`,
+    );
+    return 0;
+  }
+  for (const r of rules) io.stdout.write(`${r.meta.code.padEnd(42)} tier ${r.meta.tier}  ${r.meta.title}\n`);
+  return 0;
+}
+
+export function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
+  const program = new Command();
+  program
+    .name('aml-netdoctor')
+    .description(
+      'Explains why Azure ML compute on a network-isolated workspace falls back to device login\n' +
+        '("Performing interactive authentication … open https://microsoft.com/devicelogin") and what to change.',
+    )
+    .version(TOOL.version)
+    .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
+    .exitOverride();
+
+  program
+    .command('diagnose')
+    .description('Diagnose a workspace: read its private-link and DNS chain through ARM, resolve its names live, and rank the causes.')
+    .requiredOption('-w, --workspace <armId>', 'workspace ARM id: /subscriptions/<guid>/resourceGroups/<rg>/providers/Microsoft.MachineLearningServices/workspaces/<name>')
+    .option('-c, --compute <name>', 'analyse only this compute instance or cluster (default: every compute of the workspace)')
+    .option('-s, --subscription <guid>', 'also search this subscription for private DNS zones (repeatable; e.g. a hub subscription)', collectValues, [])
+    .option('--dns-server <ip[:port]>', 'resolve names through this DNS server (repeatable; default: NETDOCTOR_DNS_SERVERS, else the system resolver). Use the resolver your compute uses.', collectValues, [])
+    .option('--arm-endpoint <url>', 'ARM endpoint (default: NETDOCTOR_ARM_ENDPOINT, else the cloud\'s)', armEndpointArg)
+    .addOption(new Option('--cloud <name>', 'Azure cloud (default: NETDOCTOR_CLOUD, else AzureCloud)').choices([...CLOUD_NAMES]))
+    .addOption(new Option('-f, --format <format>', 'report format (default: text on a terminal, json otherwise)').choices(['json', 'text']))
+    .option('-o, --output <file>', 'write the report to a file instead of stdout')
+    .option('--timeout <ms>', 'timeout per ARM call, retries included', '60000')
+    .option('--dns-timeout <ms>', 'timeout per DNS query', '3000')
+    .option('--log-level <level>', `log level on stderr (${LOG_LEVELS.join(', ')})`, io.env.LOG_LEVEL ?? 'warn')
+    .addHelpText(
+      'after',
+      `
+Credentials: NETDOCTOR_ACCESS_TOKEN (an ARM token, e.g. from 'az account get-access-token') when set,
+otherwise DefaultAzureCredential (az login, environment, managed identity, ...). The identity needs
+Reader on the workspace, the compute and private-endpoint VNets and the private DNS zones.
+
+Exit codes: 0 no blocking finding, 1 a blocking finding (tier 1 or 2), 2 bad usage, 3 could not
+complete (no credential, or evidence missing so no verdict can be given).
+
+Examples:
+  aml-netdoctor diagnose -w /subscriptions/<sub>/resourceGroups/rg-ml/providers/Microsoft.MachineLearningServices/workspaces/ws1 -c ci-alice
+  aml-netdoctor diagnose -w <id> -s <hub-subscription> --dns-server 10.0.0.4 --format json > report.json`,
+    )
+    .action(async (opts: DiagnoseOpts) => {
+      setExit(await runDiagnose(opts, io));
+    });
+
+  program
+    .command('rules')
+    .argument('[code]', 'a finding code, e.g. PRIVATE_DNS_ZONE_NOT_LINKED')
+    .description('List the rules (finding codes) or show one.')
+    .action((code: string | undefined) => {
+      setExit(runRulesCommand(code, io));
+    });
+  return program;
+}
+
+export async function main(argv: string[], io: CliIo): Promise<number> {
+  let exit = 0;
+  const program = buildProgram(io, (c) => {
+    exit = c;
+  });
+  try {
+    if (argv.length === 0) {
+      program.outputHelp();
+      return 2;
+    }
+    await program.parseAsync(argv, { from: 'user' });
+    return exit;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
+      return 2;
+    }
+    if (err instanceof UsageError) {
+      io.stderr.write(`aml-netdoctor: ${err.message}\n`);
+      return 2;
+    }
+    io.stderr.write(`aml-netdoctor: could not complete: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 3;
+  }
+}
+
+if (import.meta.main) {
+  const code = await main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env });
+  process.exitCode = code;
+}

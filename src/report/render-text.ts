@@ -1,0 +1,59 @@
+/** Plain-text rendering of a report for terminals and runbook logs. Pure. */
+import type { Report } from './schema.ts';
+
+const STATUS: Record<Report['verdict']['status'], string> = {
+  'cause-found': 'CAUSE FOUND',
+  'no-cause-found': 'NO CAUSE FOUND',
+  undetermined: 'UNDETERMINED',
+};
+
+function wrap(text: string, indent: string, width = 100): string {
+  const words = text.split(/\s+/).filter(Boolean);
+  const lines: string[] = [];
+  let line = '';
+  for (const w of words) {
+    if (line && line.length + 1 + w.length > width - indent.length) {
+      lines.push(line);
+      line = w;
+    } else line = line ? `${line} ${w}` : w;
+  }
+  if (line) lines.push(line);
+  return lines.map((l) => indent + l).join('\n');
+}
+
+export function renderText(report: Report): string {
+  const out: string[] = [];
+  const ws = report.workspace;
+  out.push(`aml-netdoctor ${report.tool.version} — workspace ${ws.name}${ws.location ? ` (${ws.location})` : ''}${ws.computeName ? `, compute ${ws.computeName}` : ''}`);
+  out.push(`  ${ws.id}`);
+  out.push('');
+  out.push(`Verdict: ${STATUS[report.verdict.status]}`);
+  out.push(wrap(report.verdict.summary, '  '));
+  out.push('');
+  if (report.findings.length === 0) out.push('Findings: none');
+  else out.push(`Findings (${report.findings.length}, most likely cause first):`);
+  for (const f of report.findings) {
+    out.push('');
+    out.push(`${f.rank}. [tier ${f.tier} · ${f.severity} · confidence ${f.confidence}] ${f.code}`);
+    out.push(wrap(f.title, '   '));
+    out.push(`   Resource: ${f.resourceId}`);
+    out.push(wrap(f.explanation, '   '));
+    if (f.explains?.length) out.push(`   Explains: ${f.explains.join(', ')}`);
+    if (f.evidence.length) {
+      out.push('   Evidence:');
+      for (const e of f.evidence) {
+        out.push(`   - ${e.property ? `${e.property}: ` : ''}observed ${e.observed}; expected ${e.expected}`);
+        if (e.resourceId) out.push(`     on ${e.resourceId}`);
+      }
+    }
+    out.push(wrap(`Fix: ${f.remediation.summary}`, '   '));
+    for (const c of f.remediation.azCli) out.push(`     $ ${c}`);
+    if (f.remediation.verify) out.push(wrap(`Verify: ${f.remediation.verify}`, '   '));
+    out.push(`   Docs: ${f.docs}`);
+  }
+  const gaps = report.coverage.filter((c) => c.status === 'undetermined');
+  out.push('');
+  out.push(`Coverage: ${report.coverage.length - gaps.length} checked, ${gaps.length} undetermined`);
+  for (const g of gaps) out.push(wrap(`- ${g.item}: ${g.reason ?? 'unknown reason'}`, '  '));
+  return `${out.join('\n')}\n`;
+}

@@ -1,0 +1,71 @@
+import t from 'tap';
+import { buildReport, exitCodeOf } from '../../src/report/build.ts';
+import { renderText } from '../../src/report/render-text.ts';
+import type { Rule, RuleMeta } from '../../src/rules/rule.ts';
+import { clone, healthySnapshot, WS_ID } from '../helpers/snapshot.ts';
+
+function meta(code: string, tier: 1 | 2 | 3 = 1): RuleMeta {
+  return { code, tier, severity: 'critical', title: `${code} title`, role: 'cause', flows: ['workspace-api'], description: '', impact: '', resolution: '', references: [] };
+}
+
+const failing = (code: string, tier: 1 | 2 | 3 = 1): Rule => ({
+  meta: meta(code, tier),
+  check: () => [{ status: 'fail', finding: { resourceId: `/subscriptions/x/r/${code}`, confidence: 'medium', explanation: `${code} explained.`, evidence: [{ observed: 'a', expected: 'b' }], remediation: { summary: `fix ${code}`, azCli: [`az fix ${code}`] } } }],
+});
+const passing = (code: string): Rule => ({ meta: meta(code), check: () => [{ status: 'pass', resourceId: '/x', detail: 'fine' }] });
+const unsure = (code: string): Rule => ({ meta: meta(code), check: () => [{ status: 'undetermined', item: 'zone links', reason: '403 AuthorizationFailed reading zone' }] });
+const crashing: Rule = { meta: meta('CRASHES'), check: () => { throw new Error('boom'); } };
+
+t.test('tier 1 finding: cause-found, exit 1, verdict names the cause and the fix', async (t) => {
+  const report = buildReport(healthySnapshot(), [passing('OK_RULE'), failing('SOME_CAUSE')]);
+  t.equal(report.verdict.status, 'cause-found');
+  t.match(report.verdict.summary, /SOME_CAUSE/);
+  t.match(report.verdict.summary, /fix SOME_CAUSE/);
+  t.equal(report.findings[0]?.rank, 1);
+  t.equal(report.findings[0]?.docs, 'docs/rules/SOME_CAUSE.md');
+  t.equal(exitCodeOf(report), 1);
+  t.equal(report.workspace.id, WS_ID);
+  t.equal(report.workspace.name, 'ws-demo');
+});
+
+t.test('nothing found and nothing missing: no-cause-found, exit 0', async (t) => {
+  const report = buildReport(healthySnapshot(), [passing('A'), failing('HYGIENE', 3)]);
+  t.equal(report.verdict.status, 'no-cause-found');
+  t.equal(exitCodeOf(report), 0);
+  t.match(report.verdict.summary, /HYGIENE/);
+});
+
+t.test('an undetermined rule makes the verdict undetermined (never no-cause-found) and exit 3', async (t) => {
+  const report = buildReport(healthySnapshot(), [passing('A'), unsure('B')]);
+  t.equal(report.verdict.status, 'undetermined');
+  t.equal(exitCodeOf(report), 3);
+  t.ok(report.coverage.some((c) => c.status === 'undetermined' && c.item.startsWith('B:') && c.reason?.includes('403')));
+  t.match(report.verdict.summary, /Reader/);
+});
+
+t.test('a failed read anywhere in the snapshot shows in coverage', async (t) => {
+  const s = clone(healthySnapshot());
+  if (s.networks?.ok) {
+    const hub = s.networks.value.vnets[1];
+    if (hub) hub.observed = { ok: false, error: { kind: 'forbidden', message: '403 AuthorizationFailed reading virtual network vnet-hub', resourceId: hub.id } };
+  }
+  const report = buildReport(s, [passing('A')]);
+  const gap = report.coverage.find((c) => c.status === 'undetermined');
+  t.match(gap, { item: 'read the virtual networks and peerings', reason: /vnet-hub/ });
+  t.equal(report.verdict.status, 'undetermined');
+});
+
+t.test('a rule that throws is reported as undetermined, not as healthy', async (t) => {
+  const report = buildReport(healthySnapshot(), [crashing]);
+  t.ok(report.coverage.some((c) => c.status === 'undetermined' && /boom/.test(c.reason ?? '')));
+  t.not(report.verdict.status, 'no-cause-found');
+});
+
+t.test('text rendering shows verdict, ranked findings, commands and gaps', async (t) => {
+  const report = buildReport(healthySnapshot(), [failing('SOME_CAUSE'), unsure('B')]);
+  const text = renderText(report);
+  t.match(text, /Verdict: CAUSE FOUND/);
+  t.match(text, /1\. \[tier 1 · critical · confidence medium\] SOME_CAUSE/);
+  t.match(text, /\$ az fix SOME_CAUSE/);
+  t.match(text, /1 undetermined/);
+});
