@@ -72,18 +72,42 @@ export function credentialFromEnv(env: NodeJS.ProcessEnv = process.env): TokenCr
   return new DefaultAzureCredential();
 }
 
-/** Shortens Retry-After values longer than `maxMs`, so a throttled call waits a bounded time. */
+/** The throttling headers in the order the pipeline's retry strategy reads them, with their unit. */
+const RETRY_AFTER_HEADERS = [
+  ['retry-after-ms', 1],
+  ['x-ms-retry-after-ms', 1],
+  ['retry-after', 1000],
+] as const;
+
+/** The wait the retry strategy would take from these headers (first usable one wins), in ms. */
+function retryAfterMs(headers: { get(name: string): string | undefined }): number | undefined {
+  for (const [name, unit] of RETRY_AFTER_HEADERS) {
+    const value = headers.get(name);
+    if (!value) continue;
+    const n = Number(value);
+    if (!Number.isNaN(n)) return n * unit;
+    if (name === 'retry-after') {
+      const ms = Date.parse(value) - Date.now();
+      if (Number.isFinite(ms)) return ms;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Shortens Retry-After values longer than `maxMs`, so a throttled call waits a bounded time. The
+ * shortened wait is given as `retry-after-ms` (read first by the retry strategy, exact to the ms).
+ */
 function capRetryAfterPolicy(maxMs: number): PipelinePolicy {
   return {
     name: 'netdoctorCapRetryAfter',
     async sendRequest(request, next) {
       const response = await next(request);
       if (response.status === 429 || response.status === 503) {
-        const value = response.headers.get('retry-after');
-        if (value !== undefined) {
-          const seconds = Number(value);
-          const ms = Number.isFinite(seconds) ? seconds * 1000 : Date.parse(value) - Date.now();
-          if (Number.isFinite(ms) && ms > maxMs) response.headers.set('retry-after', String(Math.ceil(maxMs / 1000)));
+        const ms = retryAfterMs(response.headers);
+        if (ms !== undefined && ms > maxMs) {
+          for (const [name] of RETRY_AFTER_HEADERS) response.headers.delete(name);
+          response.headers.set('retry-after-ms', String(Math.max(0, Math.round(maxMs))));
         }
       }
       return response;
