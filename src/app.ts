@@ -1,0 +1,66 @@
+/**
+ * The REST service as a Fastify plugin: shared schemas, OpenAPI document, error handling, routes.
+ * It never listens (src/server.ts does), so tests and the OpenAPI generator build it in-process.
+ */
+import type { FastifyInstance } from 'fastify';
+import swagger from '@fastify/swagger';
+import { TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox';
+import type { Config } from './config.ts';
+import type { DiagnoseFn } from './diagnose.ts';
+import { Problem, registerErrorHandlers } from './errors.ts';
+import { Confidence, CoverageItem, Evidence, Finding, Remediation, Report, Severity, Tier, VerdictStatus } from './report/schema.ts';
+import { TOOL } from './version.ts';
+import healthz from './routes/healthz.ts';
+import diagnoses from './routes/diagnoses.ts';
+
+export interface AppOptions {
+  config: Config;
+  diagnose: DiagnoseFn;
+}
+
+/** Shared models, in dependency order; each becomes `#/components/schemas/<$id>`. */
+const SHARED_SCHEMAS = [Tier, Severity, Confidence, VerdictStatus, Evidence, Remediation, Finding, CoverageItem, Report, Problem];
+
+/**
+ * A copy of `schema` in which nested schemas that carry an `$id` become `{ $ref: <$id> }`, so a model
+ * is defined once (as its own component) instead of being inlined into every parent.
+ */
+export function toSharedSchema(schema: unknown, root = true): unknown {
+  if (Array.isArray(schema)) return schema.map((s) => toSharedSchema(s, false));
+  if (schema === null || typeof schema !== 'object') return schema;
+  const o = schema as Record<string, unknown>;
+  if (!root && typeof o.$id === 'string') return { $ref: o.$id };
+  return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, toSharedSchema(v, false)]));
+}
+
+export default async function app(fastify: FastifyInstance, opts: AppOptions): Promise<void> {
+  // TypeBox validation: additional properties are rejected (Ajv's Fastify defaults would strip them
+  // silently) and nothing is coerced.
+  fastify.setValidatorCompiler(TypeBoxValidatorCompiler);
+  await fastify.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: TOOL.name,
+        version: TOOL.version,
+        description: 'Explains why compute on a network-isolated Azure Machine Learning workspace falls back to device login, and how to fix it.',
+      },
+      tags: [
+        { name: 'diagnoses', description: 'Workspace diagnoses' },
+        { name: 'service', description: 'Service health' },
+      ],
+    },
+    // Components are named after the models' $id instead of def-0, def-1, ...
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
+  });
+  for (const schema of SHARED_SCHEMAS) fastify.addSchema(toSharedSchema(schema) as Record<string, unknown>);
+  registerErrorHandlers(fastify);
+
+  await fastify.register(healthz);
+  await fastify.register(diagnoses, { diagnose: opts.diagnose });
+  fastify.log.debug({ cloud: opts.config.NETDOCTOR_CLOUD, armEndpoint: opts.config.NETDOCTOR_ARM_ENDPOINT }, 'app registered');
+}
+
+// What fastify-plugin does: the app's error handlers, schemas and `swagger()` decorator belong to
+// the instance that registers it (tests, server, OpenAPI generator), not to a hidden child context.
+Object.assign(app, { [Symbol.for('skip-override')]: true, [Symbol.for('fastify.display-name')]: 'aml-netdoctor' });

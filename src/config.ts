@@ -1,0 +1,145 @@
+/**
+ * Service configuration from environment variables: one TypeBox schema is both the type and the
+ * validation. `loadConfig` reports every bad variable at once, by name, and never echoes the
+ * access token.
+ */
+import { isIPv4, isIPv6 } from 'node:net';
+import { Type, type Static } from 'typebox';
+import { Compile } from 'typebox/compile';
+import { CLOUD_NAMES } from './model/cloud.ts';
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+export const Config = Type.Object(
+  {
+    HOST: Type.String({ minLength: 1, default: '127.0.0.1', description: 'Address to listen on.' }),
+    PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000, description: 'TCP port to listen on (0 = any free port).' }),
+    LOG_LEVEL: Type.Enum([...LOG_LEVELS], { default: 'info' }),
+    NETDOCTOR_CLOUD: Type.Enum([...CLOUD_NAMES], { default: 'AzureCloud' }),
+    NETDOCTOR_ARM_ENDPOINT: Type.Optional(
+      Type.String({ pattern: '^https://[^\\s/?#@]+(/[^\\s?#]*)?$', description: 'Overrides the cloud ARM endpoint (https URL, no credentials).' }),
+    ),
+    NETDOCTOR_DNS_SERVERS: Type.Array(Type.String(), {
+      default: [],
+      description: 'Resolvers for the live DNS checks, `ip`, `ip:port` or `[ipv6]:port`; empty = system resolver.',
+    }),
+    NETDOCTOR_ACCESS_TOKEN: Type.Optional(Type.String({ minLength: 1, description: 'Pre-acquired ARM bearer token; never logged.' })),
+    NETDOCTOR_TIMEOUT_MS: Type.Integer({ minimum: 1, default: 60_000, description: 'Timeout of one ARM call, retries included.' }),
+    NETDOCTOR_DNS_TIMEOUT_MS: Type.Integer({ minimum: 1, default: 3_000, description: 'Timeout of one DNS query.' }),
+  },
+  { additionalProperties: false },
+);
+export type Config = Static<typeof Config>;
+
+type ConfigKey = keyof Config & string;
+const KEYS = Object.keys(Config.properties) as ConfigKey[];
+/** Variables whose value must never appear in a message. */
+const SECRET: ReadonlySet<string> = new Set(['NETDOCTOR_ACCESS_TOKEN']);
+
+export interface ConfigProblem {
+  variable: string;
+  message: string;
+}
+
+export class ConfigError extends Error {
+  readonly problems: ConfigProblem[];
+  constructor(problems: ConfigProblem[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  ${p.variable}: ${p.message}`).join('\n')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+export class DnsServerError extends Error {
+  override name = 'DnsServerError';
+}
+
+/**
+ * Validates one DNS server entry and returns it in the form `dns.Resolver#setServers` accepts:
+ * `1.2.3.4`, `1.2.3.4:5353`, `fd00::10`, `[fd00::10]:5353`.
+ */
+export function parseDnsServer(input: string): string {
+  const s = input.trim();
+  const bad = (why: string) => new DnsServerError(`'${s}' ${why}`);
+  let host: string;
+  let portText: string | undefined;
+  const bracketed = /^\[([^\]]+)\](?::(.*))?$/.exec(s);
+  if (bracketed) {
+    host = bracketed[1] as string;
+    portText = bracketed[2];
+    if (!isIPv6(host)) throw bad('is not a valid [IPv6]:port address');
+  } else if (isIPv6(s)) {
+    host = s;
+  } else {
+    const colon = s.lastIndexOf(':');
+    host = colon === -1 ? s : s.slice(0, colon);
+    portText = colon === -1 ? undefined : s.slice(colon + 1);
+    if (!isIPv4(host)) throw bad('is not an IPv4 address, IPv6 address, ipv4:port or [ipv6]:port');
+  }
+  if (portText === undefined) return host;
+  const port = /^\d{1,5}$/.test(portText) ? Number(portText) : NaN;
+  if (!(port >= 1 && port <= 65535)) throw bad(`has an invalid port '${portText}' (expected 1-65535)`);
+  return isIPv6(host) ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/** Parses a comma-separated list of DNS servers (blank entries are ignored). */
+export function parseDnsServerList(input: string): string[] {
+  return input
+    .split(',')
+    .map((e) => e.trim())
+    .filter((e) => e !== '')
+    .map((e, i) => {
+      try {
+        return parseDnsServer(e);
+      } catch (err) {
+        throw new DnsServerError(`entry ${i + 1}: ${(err as Error).message}`);
+      }
+    });
+}
+
+const validator = Compile(Config);
+
+/** Reads, converts and validates the configuration; throws ConfigError naming every bad variable. */
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  const problems: ConfigProblem[] = [];
+  const raw: Record<string, unknown> = {};
+  for (const key of KEYS) {
+    const value = env[key]?.trim();
+    if (value === undefined || value === '') continue;
+    const schema = Config.properties[key] as { type?: string };
+    if (key === 'NETDOCTOR_DNS_SERVERS') {
+      try {
+        raw[key] = parseDnsServerList(value);
+      } catch (err) {
+        problems.push({ variable: key, message: (err as Error).message });
+      }
+    } else if (schema.type === 'integer') {
+      // Strict: digits only, so '1e3' or '0x10' are reported rather than silently converted.
+      raw[key] = /^\d+$/.test(value) ? Number(value) : value;
+    } else {
+      raw[key] = value;
+    }
+  }
+  const config = validator.Default(raw) as Record<string, unknown>;
+  const seen = new Set(problems.map((p) => p.variable));
+  for (const error of validator.Errors(config)) {
+    const variable = error.instancePath.split('/')[1];
+    if (variable === undefined || seen.has(variable)) continue;
+    seen.add(variable);
+    problems.push({ variable, message: describe(variable, error.message, error.params, raw[variable]) });
+  }
+  const endpoint = config.NETDOCTOR_ARM_ENDPOINT;
+  if (typeof endpoint === 'string' && !seen.has('NETDOCTOR_ARM_ENDPOINT') && !URL.canParse(endpoint)) {
+    problems.push({ variable: 'NETDOCTOR_ARM_ENDPOINT', message: 'is not a valid https URL' });
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config as Config;
+}
+
+function describe(variable: string, message: string, params: object, value: unknown): string {
+  const allowed = (params as { allowedValues?: unknown[] }).allowedValues;
+  const expectation = allowed ? `must be one of ${allowed.join(', ')}` : variable === 'NETDOCTOR_ARM_ENDPOINT' ? 'must be an https URL without credentials' : message;
+  // The ARM endpoint may carry credentials (https://user:pass@host), the token always is one.
+  if (SECRET.has(variable) || variable === 'NETDOCTOR_ARM_ENDPOINT') return expectation;
+  return `${expectation} (got '${String(value)}')`;
+}

@@ -1,0 +1,100 @@
+/**
+ * POST /v1/diagnoses: runs one diagnosis and answers the report (synchronously for now).
+ * The caller names only the target; where ARM and DNS are (endpoint, resolvers, credential) is
+ * server configuration, so a body carrying such fields is rejected.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { ArmIdError, parseWorkspaceId } from '../model/arm-id.ts';
+import type { DiagnoseFn } from '../diagnose.ts';
+import { HttpProblem, problemResponses } from '../errors.ts';
+
+export const DiagnoseBody = Type.Object(
+  {
+    workspaceId: Type.String({
+      minLength: 1,
+      maxLength: 2048,
+      description: 'ARM id of the Azure ML workspace.',
+      examples: ['/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-ml/providers/Microsoft.MachineLearningServices/workspaces/mlw-prod'],
+    }),
+    computeName: Type.Optional(
+      Type.String({
+        minLength: 2,
+        maxLength: 24,
+        pattern: '^[A-Za-z][A-Za-z0-9-]*$',
+        description: 'Compute instance or cluster whose device-login prompt is being explained (letters, digits, hyphens; starts with a letter).',
+      }),
+    ),
+    subscriptions: Type.Optional(
+      Type.Array(Type.String({ format: 'uuid' }), {
+        maxItems: 20,
+        description: 'Extra subscription ids (GUIDs) to search for private DNS zones, hub VNets and firewalls.',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export interface DiagnosesOptions {
+  diagnose: DiagnoseFn;
+}
+
+/** Why a diagnosis was aborted; compared by identity with `signal.reason`. */
+const CLIENT_GONE = new Error('client disconnected');
+const SHUTTING_DOWN = new Error('server shutting down');
+
+export default async function diagnoses(instance: FastifyInstance, opts: DiagnosesOptions): Promise<void> {
+  const fastify = instance.withTypeProvider<TypeBoxTypeProvider>();
+  // JSON only: without this, Fastify's built-in text/plain parser would turn a 415 into a 400.
+  fastify.removeContentTypeParser('text/plain');
+  const inFlight = new Set<AbortController>();
+  // Closing waits for in-flight requests; cancel their diagnoses so shutdown is prompt.
+  fastify.addHook('preClose', async () => {
+    for (const c of inFlight) c.abort(SHUTTING_DOWN);
+  });
+
+  fastify.post(
+    '/v1/diagnoses',
+    {
+      bodyLimit: 16 * 1024,
+      schema: {
+        summary: 'Diagnose a workspace',
+        description: 'Explains why compute on a network-isolated Azure ML workspace falls back to device login. Answers the ranked report.',
+        tags: ['diagnoses'],
+        body: DiagnoseBody,
+        response: {
+          200: Type.Ref('Report', { description: 'The ranked report.' }),
+          ...problemResponses(400, 413, 415, 500, 503),
+        },
+      },
+    },
+    async (request, reply) => {
+      try {
+        parseWorkspaceId(request.body.workspaceId);
+      } catch (err) {
+        if (!(err instanceof ArmIdError)) throw err;
+        throw new HttpProblem(400, `workspaceId: ${err.message}`, [{ field: '/workspaceId', message: err.message }]);
+      }
+      const controller = new AbortController();
+      const onClose = () => {
+        if (!reply.raw.writableFinished) controller.abort(CLIENT_GONE);
+      };
+      reply.raw.on('close', onClose);
+      inFlight.add(controller);
+      try {
+        return await opts.diagnose(request.body, controller.signal);
+      } catch (err) {
+        if (controller.signal.reason === SHUTTING_DOWN) throw new HttpProblem(503, 'The server is shutting down; retry the request.');
+        if (controller.signal.reason === CLIENT_GONE) {
+          // Nobody is listening any more; 499 (client closed request) marks it in the access log.
+          throw new HttpProblem(499, 'Client closed the request; the diagnosis was cancelled.');
+        }
+        throw err;
+      } finally {
+        reply.raw.off('close', onClose);
+        inFlight.delete(controller);
+      }
+    },
+  );
+}

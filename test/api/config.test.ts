@@ -1,0 +1,122 @@
+import t from 'tap';
+import { ConfigError, loadConfig, parseDnsServer, parseDnsServerList } from '../../src/config.ts';
+
+function problemsOf(env: Record<string, string>): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) return err;
+    throw err;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+t.test('an empty environment gives the documented defaults', async (t) => {
+  t.same(loadConfig({}), {
+    HOST: '127.0.0.1',
+    PORT: 3000,
+    LOG_LEVEL: 'info',
+    NETDOCTOR_CLOUD: 'AzureCloud',
+    NETDOCTOR_DNS_SERVERS: [],
+    NETDOCTOR_TIMEOUT_MS: 60000,
+    NETDOCTOR_DNS_TIMEOUT_MS: 3000,
+  });
+});
+
+t.test('every variable is read and converted', async (t) => {
+  const config = loadConfig({
+    HOST: '0.0.0.0',
+    PORT: '0',
+    LOG_LEVEL: 'debug',
+    NETDOCTOR_CLOUD: 'AzureUSGovernment',
+    NETDOCTOR_ARM_ENDPOINT: 'https://127.0.0.1:8443',
+    NETDOCTOR_DNS_SERVERS: ' 10.0.0.4, 127.0.0.1:5353 ,[fd00::53]:53,fd00::54,',
+    NETDOCTOR_ACCESS_TOKEN: 'eyJ0eXAi',
+    NETDOCTOR_TIMEOUT_MS: '5000',
+    NETDOCTOR_DNS_TIMEOUT_MS: '250',
+    UNRELATED: 'ignored',
+  });
+  t.same(config, {
+    HOST: '0.0.0.0',
+    PORT: 0,
+    LOG_LEVEL: 'debug',
+    NETDOCTOR_CLOUD: 'AzureUSGovernment',
+    NETDOCTOR_ARM_ENDPOINT: 'https://127.0.0.1:8443',
+    NETDOCTOR_DNS_SERVERS: ['10.0.0.4', '127.0.0.1:5353', '[fd00::53]:53', 'fd00::54'],
+    NETDOCTOR_ACCESS_TOKEN: 'eyJ0eXAi',
+    NETDOCTOR_TIMEOUT_MS: 5000,
+    NETDOCTOR_DNS_TIMEOUT_MS: 250,
+  });
+});
+
+t.test('empty values mean unset', async (t) => {
+  t.equal(loadConfig({ PORT: '', NETDOCTOR_ARM_ENDPOINT: '  ' }).PORT, 3000);
+  t.notOk('NETDOCTOR_ARM_ENDPOINT' in loadConfig({ NETDOCTOR_ARM_ENDPOINT: '' }));
+});
+
+t.test('a bad DNS server list names the variable and the entry', async (t) => {
+  const err = problemsOf({ NETDOCTOR_DNS_SERVERS: '10.0.0.4,10.0.0.300' });
+  t.same(err.problems.map((p) => p.variable), ['NETDOCTOR_DNS_SERVERS']);
+  t.match(err.message, /NETDOCTOR_DNS_SERVERS: entry 2: '10\.0\.0\.300'/);
+});
+
+t.test('a bad PORT names the variable', async (t) => {
+  for (const PORT of ['abc', '70000', '-1', '1e3', '80.5']) {
+    const err = problemsOf({ PORT });
+    t.same(err.problems.map((p) => p.variable), ['PORT'], `PORT=${PORT}`);
+    t.match(err.message, /^Invalid configuration:\n {2}PORT: /);
+  }
+});
+
+t.test('every bad variable is reported at once', async (t) => {
+  const err = problemsOf({
+    PORT: 'x',
+    LOG_LEVEL: 'loud',
+    NETDOCTOR_CLOUD: 'AzureMars',
+    NETDOCTOR_ARM_ENDPOINT: 'http://management.azure.com',
+    NETDOCTOR_DNS_SERVERS: 'dns.example.com',
+    NETDOCTOR_TIMEOUT_MS: '0',
+    NETDOCTOR_DNS_TIMEOUT_MS: 'soon',
+  });
+  t.same(err.problems.map((p) => p.variable).sort(), [
+    'LOG_LEVEL',
+    'NETDOCTOR_ARM_ENDPOINT',
+    'NETDOCTOR_CLOUD',
+    'NETDOCTOR_DNS_SERVERS',
+    'NETDOCTOR_DNS_TIMEOUT_MS',
+    'NETDOCTOR_TIMEOUT_MS',
+    'PORT',
+  ]);
+  t.match(err.message, 'NETDOCTOR_CLOUD: must be one of AzureCloud, AzureUSGovernment, AzureChinaCloud');
+});
+
+t.test('the ARM endpoint must be https and is never echoed', async (t) => {
+  for (const url of ['http://127.0.0.1:8443', 'https://user:hunter2@arm.example', 'https://arm.example:99999', 'ftp://x']) {
+    const err = problemsOf({ NETDOCTOR_ARM_ENDPOINT: url });
+    t.same(err.problems.map((p) => p.variable), ['NETDOCTOR_ARM_ENDPOINT'], url);
+    t.notMatch(err.message, 'hunter2');
+  }
+  t.equal(loadConfig({ NETDOCTOR_ARM_ENDPOINT: 'https://arm.example/base/' }).NETDOCTOR_ARM_ENDPOINT, 'https://arm.example/base/');
+});
+
+t.test('the access token never appears in a ConfigError', async (t) => {
+  const err = problemsOf({ NETDOCTOR_ACCESS_TOKEN: 'tok-very-secret', PORT: 'tok-very-secret-port' });
+  t.notMatch(err.message.replace('tok-very-secret-port', ''), 'tok-very-secret');
+});
+
+t.test('parseDnsServer accepts the forms node:dns accepts and validates ports', async (t) => {
+  t.equal(parseDnsServer('10.0.0.4'), '10.0.0.4');
+  t.equal(parseDnsServer(' 10.0.0.4:53 '), '10.0.0.4:53');
+  t.equal(parseDnsServer('fd00::10'), 'fd00::10');
+  t.equal(parseDnsServer('[fd00::10]:5353'), '[fd00::10]:5353');
+  t.equal(parseDnsServer('[::1]'), '::1');
+  for (const bad of ['', 'dns.example.com', '10.0.0.256', '10.0.0.4:0', '10.0.0.4:65536', '10.0.0.4:', '10.0.0.4:53x', '[10.0.0.4]:53', '[fd00::10]:', '[fd00::zz]:53']) {
+    t.throws(() => parseDnsServer(bad), { name: 'DnsServerError' }, `rejects '${bad}'`);
+  }
+});
+
+t.test('parseDnsServerList splits on commas and names the bad entry', async (t) => {
+  t.same(parseDnsServerList('10.0.0.4,,10.0.0.5:53'), ['10.0.0.4', '10.0.0.5:53']);
+  t.same(parseDnsServerList(''), []);
+  t.throws(() => parseDnsServerList('10.0.0.4, nope'), { message: /^entry 2: 'nope'/ });
+});
