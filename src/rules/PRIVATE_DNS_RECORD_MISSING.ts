@@ -1,0 +1,131 @@
+/**
+ * PRIVATE_DNS_RECORD_MISSING: for a name a workspace private endpoint serves, the private DNS zone
+ * that answers for it (the one the endpoint's zone group references, else the one linked to the
+ * compute's resolver VNet, else any zone of that name) has no A record set for it.
+ */
+import { sameId } from '../model/arm-id.ts';
+import type { Evidence } from '../report/schema.ts';
+import type { Snapshot } from '../model/snapshot.ts';
+import type { FindingDraft, Rule, RuleResult } from './rule.ts';
+import { isUnknown } from './support.ts';
+import {
+  azParts,
+  computeVnetGroups,
+  describeLookup,
+  listText,
+  lookupsShowingNoPrivateAnswer,
+  named,
+  noZoneGap,
+  privateScope,
+  recordTargets,
+  undetermined,
+  zoneConfigLabel,
+  zoneGroupZoneIds,
+  zoneSubjects,
+  type PrivateScope,
+  type RecordTarget,
+} from './support-a.ts';
+
+const CODE = 'PRIVATE_DNS_RECORD_MISSING';
+
+function check(s: Snapshot): RuleResult[] {
+  const scope = privateScope(s);
+  if (Array.isArray(scope)) return scope;
+  const targets = recordTargets(s, scope);
+  if (isUnknown(targets)) return [undetermined(targets)];
+  const results: RuleResult[] = targets.map((t) => judge(s, scope, t));
+  results.push(...scope.unreadable.map(undetermined));
+  if (results.length === 0) {
+    return [{ status: 'pass', resourceId: scope.ws.id, detail: `Does not apply: workspace ${scope.ws.name} has no private endpoint (see WORKSPACE_PRIVATE_ENDPOINT_MISSING).` }];
+  }
+  return results;
+}
+
+function judge(s: Snapshot, scope: PrivateScope, t: RecordTarget): RuleResult {
+  if (t.kind === 'unknown') return undetermined(t.unknown);
+  if (t.kind === 'no-zone') {
+    return noZoneGap(s, scope, t.zoneName, t.fqdn) ?? { status: 'pass', resourceId: scope.ws.id, detail: `Does not apply to ${t.fqdn}: no private DNS zone ${t.zoneName} exists (see PRIVATE_DNS_ZONE_MISSING).` };
+  }
+  if (t.record) {
+    return { status: 'pass', resourceId: t.record.id, detail: `${t.fqdn}: zone ${named(t.zone.id)} has A record ${t.record.name} -> ${t.record.ipv4Addresses.join(', ') || 'no address'}.` };
+  }
+  return { status: 'fail', finding: finding(s, scope, t) };
+}
+
+function finding(s: Snapshot, scope: PrivateScope, t: Extract<RecordTarget, { kind: 'zone' }>): FindingDraft {
+  const { cloud } = scope;
+  const zone = t.zone;
+  const z = azParts(zone.id);
+  const peNames = listText(t.endpoints.map((pe) => pe.name));
+  const groups = computeVnetGroups(s);
+  const who = isUnknown(groups) || groups.length === 0 ? 'the compute' : listText(groups.flatMap((g) => g.computes.map((c) => c.name)));
+  const isApi = zoneConfigLabel(cloud, t.zoneName) === 'api';
+  const confirmations = lookupsShowingNoPrivateAnswer(s, t.fqdn);
+
+  const explanation =
+    `Private endpoint ${peNames} serves ${t.fqdn} on ${t.expectedIps.join(', ') || 'its private IP'}, but the zone that answers for it, ${named(zone.id)}, ${t.how}, has no A record ${t.recordName}. ` +
+    `When ${who} resolves ${t.fqdn}, the public CNAME leads to ${t.recordName}.${t.zoneName}, which the zone answers with NXDOMAIN, ` +
+    (isApi
+      ? `so the workspace ${t.fqdn.includes('.cert.') ? 'cert' : 'API'} name does not resolve, the managed-identity token request fails and the compute falls back to device login.`
+      : 'so notebooks cannot reach the workspace notebook service.') +
+    (confirmations.length ? ` Observed: ${confirmations.map(describeLookup).join('; ')}.` : '');
+
+  const evidence: Evidence[] = [
+    { resourceId: zone.id, property: 'A record sets (Microsoft.Network/privateDnsZones/A)', observed: t.records.length ? `no record ${t.recordName}; records: ${t.records.map((r) => r.name).join(', ')}` : 'no A records', expected: `A ${t.recordName} -> ${t.expectedIps.join(', ') || "the endpoint's private IP"}` },
+    ...t.endpoints.map((pe) => {
+      const index = pe.customDnsConfigs.findIndex((c) => c.fqdn.toLowerCase() === t.fqdn);
+      return { resourceId: pe.id, property: index >= 0 ? `properties.customDnsConfigs[${index}]` : 'properties.customDnsConfigs', observed: `${t.fqdn} -> ${t.expectedIps.join(', ') || 'no IP'}`, expected: `an A record ${t.recordName} in ${t.zoneName}` };
+    }),
+    ...confirmations.map((l) => ({ property: `A ${l.name} @ ${l.resolver}`, observed: describeLookup(l), expected: t.expectedIps.join(', ') || 'a private IP' })),
+  ];
+
+  const azCli = t.expectedIps.map((ip) => `az network private-dns record-set a add-record --subscription ${z.subscription} -g ${z.resourceGroup} -z ${t.zoneName} -n ${t.recordName} -a ${ip}`);
+  const managed = t.endpoints.some((pe) => (zoneGroupZoneIds(pe) ?? []).some((id) => sameId(id, zone.id)));
+  const lacking = t.endpoints.filter((pe) => {
+    const ids = zoneGroupZoneIds(pe);
+    return ids !== undefined && !ids.some((id) => sameId(id, zone.id));
+  });
+  for (const pe of lacking) {
+    const p = azParts(pe.id);
+    const group = pe.zoneGroups.ok ? pe.zoneGroups.value[0] : undefined;
+    azCli.push(`az network private-endpoint dns-zone-group ${group ? 'add' : 'create'} --subscription ${p.subscription} -g ${p.resourceGroup} --endpoint-name ${pe.name} -n ${group?.name ?? 'default'} --private-dns-zone ${zone.id} --zone-name ${zoneConfigLabel(cloud, t.zoneName)}`);
+  }
+  const nicHint = t.expectedIps.length === 0 ? ` The endpoint's IP for this name is unknown: read it with az network nic show --ids ${t.endpoints[0]?.networkInterfaceIds[0] ?? '<nic id>'} --query "ipConfigurations[*].{ip: privateIPAddress, fqdns: privateLinkConnectionProperties.fqdns}".` : '';
+  const summary =
+    `Add the A record ${t.recordName} -> ${t.expectedIps.join(', ') || "the endpoint's IP"} to ${t.zoneName} in ${z.resourceGroup}` +
+    (lacking.length ? `, and reference the zone from the endpoint's DNS zone group so Azure keeps the records in sync.` : '.') +
+    (managed ? " The endpoint's zone group references this zone, so Azure should have written the record: recreating the zone group (delete, then create) also rewrites it." : '') +
+    nicHint;
+  return {
+    resourceId: zone.id,
+    confidence: confirmations.length ? 'high' : 'medium',
+    explanation,
+    evidence,
+    remediation: {
+      summary,
+      azCli,
+      verify: `az network private-dns record-set a show --subscription ${z.subscription} -g ${z.resourceGroup} -z ${t.zoneName} -n ${t.recordName} --query "aRecords[].ipv4Address"; from ${who}, nslookup ${t.fqdn} answers ${t.expectedIps.join(', ') || "the endpoint's IP"}.`,
+    },
+    subjects: zoneSubjects(t.zoneName, [t.fqdn]),
+  };
+}
+
+export const rule = {
+  meta: {
+    code: CODE,
+    tier: 1,
+    severity: 'critical',
+    title: 'Private DNS zone has no A record for a workspace name',
+    role: 'cause',
+    flows: ['workspace-api', 'workspace-cert', 'notebooks'],
+    description:
+      'A workspace private endpoint serves a name (customDnsConfigs), but the private DNS zone that answers for it has no A record set for that name. The zone chosen is the one the endpoint zone group references, else the one linked to the compute resolver VNet, else any zone of that name.',
+    impact:
+      "The name resolves to NXDOMAIN inside the VNet. For the workspace API and cert names the compute instance's managed-identity token request fails, and azureml-core falls back to the device-login prompt.",
+    resolution:
+      "Add the A record with the endpoint's private IP, preferably by referencing the zone from the endpoint's DNS zone group so Azure maintains it.",
+    references: ['F#3', 'S1', 'S2', 'S24', 'https://learn.microsoft.com/azure/machine-learning/how-to-custom-dns', 'https://learn.microsoft.com/azure/machine-learning/how-to-troubleshoot-secure-connection-workspace'],
+  },
+  check,
+} satisfies Rule;
+

@@ -1,0 +1,138 @@
+/**
+ * PRIVATE_DNS_RECORD_STALE: the A record for a name a workspace private endpoint serves exists in
+ * the zone that answers for it, but points to an address that is not the endpoint's private IP for
+ * that name (typically a hand-made record left behind when the endpoint was recreated).
+ */
+import { sameId } from '../model/arm-id.ts';
+import type { Evidence } from '../report/schema.ts';
+import type { Snapshot } from '../model/snapshot.ts';
+import type { FindingDraft, Rule, RuleResult } from './rule.ts';
+import { isUnknown } from './support.ts';
+import {
+  azParts,
+  computeVnetGroups,
+  describeLookup,
+  listText,
+  lookupsFor,
+  named,
+  noIpReason,
+  noZoneGap,
+  privateScope,
+  recordTargets,
+  undetermined,
+  zoneConfigLabel,
+  zoneGroupZoneIds,
+  zoneSubjects,
+  type PrivateScope,
+  type RecordTarget,
+} from './support-a.ts';
+
+const CODE = 'PRIVATE_DNS_RECORD_STALE';
+
+type ZoneTarget = Extract<RecordTarget, { kind: 'zone' }>;
+
+function check(s: Snapshot): RuleResult[] {
+  const scope = privateScope(s);
+  if (Array.isArray(scope)) return scope;
+  const targets = recordTargets(s, scope);
+  if (isUnknown(targets)) return [undetermined(targets)];
+  const results: RuleResult[] = targets.map((t) => judge(s, scope, t));
+  results.push(...scope.unreadable.map(undetermined));
+  if (results.length === 0) {
+    return [{ status: 'pass', resourceId: scope.ws.id, detail: `Does not apply: workspace ${scope.ws.name} has no private endpoint (see WORKSPACE_PRIVATE_ENDPOINT_MISSING).` }];
+  }
+  return results;
+}
+
+function judge(s: Snapshot, scope: PrivateScope, t: RecordTarget): RuleResult {
+  if (t.kind === 'unknown') return undetermined(t.unknown);
+  if (t.kind === 'no-zone') {
+    return noZoneGap(s, scope, t.zoneName, t.fqdn) ?? { status: 'pass', resourceId: scope.ws.id, detail: `Does not apply to ${t.fqdn}: no private DNS zone ${t.zoneName} exists (see PRIVATE_DNS_ZONE_MISSING).` };
+  }
+  if (!t.record) return { status: 'pass', resourceId: t.zone.id, detail: `Does not apply to ${t.fqdn}: zone ${named(t.zone.id)} has no A record ${t.recordName} (see PRIVATE_DNS_RECORD_MISSING).` };
+  if (t.expectedIps.length === 0) {
+    return { status: 'undetermined', item: `expected private IP of ${t.fqdn}`, reason: noIpReason(t), resourceId: t.endpoints[0]?.id ?? t.record.id };
+  }
+  const stale = staleIps(t);
+  const hasExpected = t.record.ipv4Addresses.some((ip) => t.expectedIps.includes(ip));
+  if (stale.length === 0 && hasExpected) {
+    return { status: 'pass', resourceId: t.record.id, detail: `${t.fqdn}: A record ${t.recordName} in ${named(t.zone.id)} -> ${t.record.ipv4Addresses.join(', ')}, the endpoint's IP.` };
+  }
+  return { status: 'fail', finding: finding(s, scope, t, stale) };
+}
+
+function staleIps(t: ZoneTarget): string[] {
+  return (t.record?.ipv4Addresses ?? []).filter((ip) => !t.expectedIps.includes(ip));
+}
+
+function finding(s: Snapshot, scope: PrivateScope, t: ZoneTarget, stale: string[]): FindingDraft {
+  const record = t.record as NonNullable<ZoneTarget['record']>;
+  const z = azParts(t.zone.id);
+  const peNames = listText(t.endpoints.map((pe) => pe.name));
+  const groups = computeVnetGroups(s);
+  const who = isUnknown(groups) || groups.length === 0 ? 'the compute' : listText(groups.flatMap((g) => g.computes.map((c) => c.name)));
+  const isApi = zoneConfigLabel(scope.cloud, t.zoneName) === 'api';
+  const observed = lookupsFor(s, t.fqdn).filter((l) => l.status === 'ok' && l.addresses.some((a) => stale.includes(a)));
+  const recordIps = record.ipv4Addresses.join(', ') || 'no address';
+
+  const explanation =
+    `Private endpoint ${peNames} serves ${t.fqdn} on ${t.expectedIps.join(', ')}, but A record ${t.recordName} in ${named(t.zone.id)}, ${t.how}, points to ${recordIps}. ` +
+    `From ${who}, ${t.fqdn} therefore resolves to ${stale.length ? stale.join(', ') : 'no address'}, where no workspace endpoint answers, ` +
+    (isApi
+      ? 'so the connection times out or fails TLS, the managed-identity token request fails and the compute falls back to device login.'
+      : 'so notebooks cannot reach the workspace notebook service.') +
+    (observed.length ? ` Observed: ${observed.map(describeLookup).join('; ')}.` : '');
+
+  const evidence: Evidence[] = [
+    { resourceId: record.id, property: 'properties.aRecords[*].ipv4Address', observed: recordIps, expected: t.expectedIps.join(', ') },
+    ...t.endpoints.map((pe) => {
+      const index = pe.customDnsConfigs.findIndex((c) => c.fqdn.toLowerCase() === t.fqdn);
+      return { resourceId: pe.id, property: index >= 0 ? `properties.customDnsConfigs[${index}].ipAddresses` : 'ipConfigurations[*].privateIPAddress (endpoint NIC)', observed: t.expectedIps.join(', '), expected: `the address A ${t.recordName} points to` };
+    }),
+    ...observed.map((l) => ({ property: `A ${l.name} @ ${l.resolver}`, observed: describeLookup(l), expected: t.expectedIps.join(', ') })),
+  ];
+
+  const scopeFlags = `--subscription ${z.subscription} -g ${z.resourceGroup} -z ${t.zoneName} -n ${t.recordName}`;
+  // Add the right address first, so removing the last stale one does not delete the record set.
+  const azCli = [
+    ...t.expectedIps.filter((ip) => !record.ipv4Addresses.includes(ip)).map((ip) => `az network private-dns record-set a add-record ${scopeFlags} -a ${ip}`),
+    ...stale.map((ip) => `az network private-dns record-set a remove-record ${scopeFlags} -a ${ip}`),
+  ];
+  const managed = t.endpoints.some((pe) => (zoneGroupZoneIds(pe) ?? []).some((id) => sameId(id, t.zone.id)));
+  const summary =
+    `Point ${t.recordName} in ${t.zoneName} at ${t.expectedIps.join(', ')} and remove ${stale.join(', ') || 'nothing'}.` +
+    (managed
+      ? ` The endpoint's zone group references this zone, so Azure should have written this record: if it keeps drifting, look for automation that writes it by hand.`
+      : ` The endpoint's zone group does not reference this zone, so the record is hand-made; reference the zone from the zone group so Azure keeps it in sync.`);
+  return {
+    resourceId: record.id,
+    confidence: observed.length ? 'high' : 'medium',
+    explanation,
+    evidence,
+    remediation: {
+      summary,
+      azCli,
+      verify: `az network private-dns record-set a show ${scopeFlags} --query "aRecords[].ipv4Address" prints ${t.expectedIps.join(', ')}; from ${who}, nslookup ${t.fqdn} answers ${t.expectedIps.join(', ')}.`,
+    },
+    subjects: zoneSubjects(t.zoneName, [t.fqdn]),
+  };
+}
+
+export const rule = {
+  meta: {
+    code: CODE,
+    tier: 1,
+    severity: 'critical',
+    title: 'Private DNS A record points to an address that is not the private endpoint IP',
+    role: 'cause',
+    flows: ['workspace-api', 'workspace-cert', 'notebooks'],
+    description:
+      "The A record for a name the workspace private endpoint serves exists in the zone that answers for it, but its addresses differ from the endpoint's private IP for that name (customDnsConfigs or the endpoint NIC). Typical after an endpoint is recreated while records were kept by hand.",
+    impact:
+      "The compute connects to an address where no workspace endpoint answers: connections time out or fail TLS, the managed-identity token request fails, and azureml-core falls back to the device-login prompt.",
+    resolution:
+      "Rewrite the record with the endpoint's current private IP, and let the endpoint's DNS zone group manage the record from then on.",
+    references: ['F#8', 'S1', 'S2', 'https://learn.microsoft.com/azure/machine-learning/how-to-custom-dns', 'https://learn.microsoft.com/azure/machine-learning/how-to-troubleshoot-secure-connection-workspace'],
+  },
+  check,
+} satisfies Rule;

@@ -1,0 +1,146 @@
+/**
+ * PRIVATE_DNS_ZONE_MISSING: a workspace private endpoint exists, and no private DNS zone of a
+ * required name (privatelink.api.azureml.ms, privatelink.notebooks.azure.net, or the sovereign
+ * spelling) was found by any search. Undetermined when not found but a search failed.
+ */
+import { nameOf } from '../model/arm-id.ts';
+import type { Evidence } from '../report/schema.ts';
+import type { PrivateDnsZonesObs, PrivateEndpointObs, Snapshot } from '../model/snapshot.ts';
+import type { FindingDraft, Rule, RuleResult } from './rule.ts';
+import { isUnknown, unknownFrom } from './support.ts';
+import {
+  azParts,
+  failedZoneSearches,
+  fqdnsInZone,
+  listText,
+  named,
+  privateScope,
+  requiredZones,
+  resolverVnetsOfComputes,
+  undetermined,
+  zoneConfigLabel,
+  zoneGroupZoneIds,
+  zonesNamed,
+  zoneSubjects,
+  type PrivateScope,
+} from './support-a.ts';
+
+const CODE = 'PRIVATE_DNS_ZONE_MISSING';
+
+function check(s: Snapshot): RuleResult[] {
+  const scope = privateScope(s);
+  if (Array.isArray(scope)) return scope;
+  const first = scope.endpoints[0];
+  if (!first) {
+    const u = scope.unreadable[0];
+    if (u) return [undetermined(u)];
+    return [{ status: 'pass', resourceId: scope.ws.id, detail: `Does not apply: workspace ${scope.ws.name} has no private endpoint, so no private DNS zone is needed yet (see WORKSPACE_PRIVATE_ENDPOINT_MISSING).` }];
+  }
+  if (!s.privateDnsZones?.ok) return [undetermined(unknownFrom('private DNS zones', s.privateDnsZones, 'the private DNS zones'))];
+  const zones = s.privateDnsZones.value;
+  return requiredZones(s).map((zoneName) => judge(s, scope, zones, zoneName, first));
+}
+
+function judge(s: Snapshot, scope: PrivateScope, zones: PrivateDnsZonesObs, zoneName: string, blamed: PrivateEndpointObs): RuleResult {
+  const found = zonesNamed(zones, zoneName);
+  if (found.length > 0) {
+    return { status: 'pass', resourceId: found[0]?.id ?? blamed.id, detail: `Private DNS zone ${zoneName} exists: ${found.map((z) => named(z.id)).join(', ')}.` };
+  }
+  const failures = failedZoneSearches(zones, scope.endpoints);
+  if (failures.length > 0) {
+    return { status: 'undetermined', item: `private DNS zone ${zoneName} (not found where the search could look: ${failures.map((f) => f.scope).join(', ')} unreadable)`, reason: failures.map((f) => f.reason).join('; ') };
+  }
+  return { status: 'fail', finding: finding(s, scope, zones, zoneName, blamed) };
+}
+
+function finding(s: Snapshot, scope: PrivateScope, zones: PrivateDnsZonesObs, zoneName: string, blamed: PrivateEndpointObs): FindingDraft {
+  const { ws, cloud, endpoints } = scope;
+  const names = fqdnsInZone(scope, zoneName);
+  const isApi = zoneConfigLabel(cloud, zoneName) === 'api';
+  // Zone groups may still point at a zone of this name that was deleted.
+  const dangling = zones.zones.filter((z) => z.name.toLowerCase() === zoneName.toLowerCase() && !z.observed.ok && z.observed.error.kind === 'not-found');
+  const subs = zones.searches.map((x) => `${x.subscriptionId} (${x.why})`);
+
+  const explanation =
+    `Workspace private endpoint ${listText(endpoints.map((pe) => pe.name))} serves ${listText(names) || `names in ${zoneName}`}, but no private DNS zone ${zoneName} exists in the subscriptions searched (${listText(subs) || 'none'})` +
+    (dangling.length ? `; the zone group still references ${listText(dangling.map((z) => named(z.id)))}, which no longer exists` : '') +
+    `. Without the zone, the privatelink CNAME is answered by public DNS, so ` +
+    (isApi
+      ? `the workspace API and cert names resolve to the workspace's public address, which refuses traffic because public network access is Disabled: the compute's managed-identity token request fails and it falls back to device login.`
+      : `the notebooks name resolves to a public address that refuses traffic; notebooks and file browsing in studio and on the compute fail.`);
+
+  const evidence: Evidence[] = zones.searches.map((x) => ({
+    resourceId: `/subscriptions/${x.subscriptionId}`,
+    property: 'Microsoft.Network/privateDnsZones (subscription listing)',
+    observed: x.result.ok ? (x.result.value.zoneIds.length ? `zones found: ${x.result.value.zoneIds.map(nameOf).join(', ')}` : 'no private DNS zone of a required name') : x.result.error.message,
+    expected: `a zone named ${zoneName}`,
+  }));
+  for (const pe of endpoints) {
+    const ids = zoneGroupZoneIds(pe) ?? [];
+    evidence.push({
+      resourceId: pe.id,
+      property: 'properties.privateDnsZoneGroups[*].properties.privateDnsZoneConfigs[*].properties.privateDnsZoneId',
+      observed: ids.length ? ids.join(', ') : 'no DNS zone group',
+      expected: `an existing zone named ${zoneName}`,
+    });
+  }
+
+  // Create the zone beside the other workspace zone when there is one, else beside the endpoint.
+  const sibling = requiredZones(s).map((n) => zonesNamed(zones, n)[0]).find((z) => !!z);
+  const home = azParts(sibling?.id ?? blamed.id);
+  const zoneId = `/subscriptions/${home.subscription}/resourceGroups/${home.resourceGroup}/providers/Microsoft.Network/privateDnsZones/${zoneName}`;
+  const azCli = [`az network private-dns zone create --subscription ${home.subscription} -g ${home.resourceGroup} -n ${zoneName}`];
+  const resolvers = resolverVnetsOfComputes(s);
+  for (const v of resolvers) {
+    azCli.push(`az network private-dns link vnet create --subscription ${home.subscription} -g ${home.resourceGroup} -z ${zoneName} -n ${v.name}-link -v ${v.id} -e false`);
+  }
+  const label = zoneConfigLabel(cloud, zoneName);
+  for (const pe of endpoints) {
+    const p = azParts(pe.id);
+    const group = pe.zoneGroups.ok ? pe.zoneGroups.value[0] : undefined;
+    if (group) {
+      // A config still pointing at a deleted zone of this name is replaced (zone groups write records only when they change).
+      for (const c of group.zoneConfigs.filter((c) => nameOf(c.privateDnsZoneId).toLowerCase() === zoneName.toLowerCase())) {
+        azCli.push(`az network private-endpoint dns-zone-group remove --subscription ${p.subscription} -g ${p.resourceGroup} --endpoint-name ${pe.name} -n ${group.name} --zone-name ${c.name ?? label}`);
+      }
+      azCli.push(`az network private-endpoint dns-zone-group add --subscription ${p.subscription} -g ${p.resourceGroup} --endpoint-name ${pe.name} -n ${group.name} --private-dns-zone ${zoneId} --zone-name ${label}`);
+    } else {
+      azCli.push(`az network private-endpoint dns-zone-group create --subscription ${p.subscription} -g ${p.resourceGroup} --endpoint-name ${pe.name} -n default --private-dns-zone ${zoneId} --zone-name ${label}`);
+    }
+  }
+  const summary =
+    `Create the private DNS zone ${zoneName} in ${home.resourceGroup}, link it to ${resolvers.length ? listText(resolvers.map((v) => v.name)) : 'the VNet whose DNS resolver the compute uses'} (registration disabled), and add it to the endpoint's DNS zone group so Azure writes the A records.` +
+    (resolvers.length ? '' : ' With custom DNS outside Azure, also forward the public zone to a resolver in a linked VNet.');
+  const verifyName = names[0] ?? zoneName;
+  return {
+    resourceId: blamed.id,
+    confidence: 'medium',
+    explanation,
+    evidence,
+    remediation: {
+      summary,
+      azCli,
+      verify: `az network private-dns record-set a list --subscription ${home.subscription} -g ${home.resourceGroup} -z ${zoneName} -o table lists the workspace records; from the compute, nslookup ${verifyName} answers with the endpoint's private IP.`,
+    },
+    subjects: zoneSubjects(zoneName, names),
+  };
+}
+
+export const rule = {
+  meta: {
+    code: CODE,
+    tier: 1,
+    severity: 'critical',
+    title: 'Private DNS zone for the workspace private endpoint does not exist',
+    role: 'cause',
+    flows: ['workspace-api', 'workspace-cert', 'notebooks'],
+    description:
+      'The workspace has a private endpoint, but a private DNS zone it needs (privatelink.api.azureml.ms or privatelink.notebooks.azure.net, or the sovereign-cloud spelling) exists in none of the subscriptions searched and is not referenced by the endpoint.',
+    impact:
+      "Without the zone the workspace names resolve to the workspace's public address, which refuses traffic when public network access is disabled. The compute instance's managed-identity token request fails and azureml-core falls back to the device-login prompt.",
+    resolution:
+      "Create the zone, link it to the VNet whose resolver the compute uses (registration disabled), and add it to the private endpoint's DNS zone group so the A records are written and kept in sync.",
+    references: ['F#3', 'S1', 'S2', 'S16', 'S24', 'https://learn.microsoft.com/azure/machine-learning/how-to-custom-dns', 'https://learn.microsoft.com/azure/private-link/private-endpoint-dns'],
+  },
+  check,
+} satisfies Rule;

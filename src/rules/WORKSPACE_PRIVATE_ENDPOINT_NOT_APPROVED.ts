@@ -1,0 +1,177 @@
+/**
+ * WORKSPACE_PRIVATE_ENDPOINT_NOT_APPROVED: a workspace private endpoint connection that is not
+ * Approved (as the workspace or as the endpoint reports it), or a workspace private endpoint whose
+ * provisioning failed.
+ */
+import { idKey, nameOf, sameId } from '../model/arm-id.ts';
+import type { Evidence } from '../report/schema.ts';
+import type { PrivateEndpointObs, PrivateLinkConnectionObs, ProbeError, Snapshot, WorkspaceObs, WorkspacePrivateEndpointConnection } from '../model/snapshot.ts';
+import type { FindingDraft, Rule, RuleResult } from './rule.ts';
+import { cloudOf, isPrivateWorkspace, isUnknown, isWorkspaceEndpoint, workspaceFqdns, workspaceOf } from './support.ts';
+import { azParts, azScope, listText, nameSubjects, undetermined, zoneConfigLabel } from './support-a.ts';
+
+const CODE = 'WORKSPACE_PRIVATE_ENDPOINT_NOT_APPROVED';
+const APPROVE_NOTE = '"Approved by aml-netdoctor remediation"';
+
+/** One private endpoint (or a workspace connection whose endpoint is unknown) and what was read about it. */
+interface Item {
+  key: string;
+  peId?: string;
+  connection?: WorkspacePrivateEndpointConnection;
+  pe?: PrivateEndpointObs;
+  peError?: ProbeError;
+}
+
+const isApproved = (status: string | undefined) => (status ?? '').toLowerCase() === 'approved';
+
+function peConnection(pe: PrivateEndpointObs, ws: WorkspaceObs): PrivateLinkConnectionObs | undefined {
+  return pe.connections.find((c) => sameId(c.privateLinkServiceId, ws.id));
+}
+
+function items(s: Snapshot, ws: WorkspaceObs): Item[] {
+  const byKey = new Map<string, Item>();
+  const probe = s.privateEndpoints;
+  for (const c of ws.privateEndpointConnections) {
+    const key = idKey(c.privateEndpointId ?? c.id);
+    byKey.set(key, { key, connection: c, ...(c.privateEndpointId ? { peId: c.privateEndpointId } : {}) });
+  }
+  if (probe?.ok) {
+    for (const e of probe.value.endpoints) {
+      const key = idKey(e.id);
+      const known = byKey.get(key);
+      if (e.observed.ok) {
+        // Endpoints the workspace does not list count only when they are workspace endpoints.
+        if (!known && !isWorkspaceEndpoint(e.observed.value, ws)) continue;
+        byKey.set(key, { ...(known ?? { key }), peId: e.id, pe: e.observed.value });
+      } else {
+        byKey.set(key, { ...(known ?? { key }), peId: e.id, peError: e.observed.error });
+      }
+    }
+  }
+  for (const item of byKey.values()) {
+    if (item.peId && !item.pe && !item.peError) {
+      item.peError = probe && !probe.ok ? probe.error : { kind: 'skipped', message: `private endpoint ${item.peId} was not read by the private endpoints probe`, resourceId: item.peId };
+    }
+  }
+  return [...byKey.values()].sort((a, b) => a.key.localeCompare(b.key));
+}
+
+function check(s: Snapshot): RuleResult[] {
+  const ws = workspaceOf(s);
+  if (isUnknown(ws)) return [undetermined(ws)];
+  if (!isPrivateWorkspace(ws)) {
+    return [{ status: 'pass', resourceId: ws.id, detail: `Does not apply: workspace ${ws.name} has public network access ${ws.publicNetworkAccess ?? 'not set (Enabled)'}.` }];
+  }
+  const all = items(s, ws);
+  if (all.length === 0) {
+    if (s.privateEndpoints && !s.privateEndpoints.ok) return [{ status: 'undetermined', item: 'workspace private endpoints', reason: s.privateEndpoints.error.message }];
+    return [{ status: 'pass', resourceId: ws.id, detail: `Workspace ${ws.name} has no private endpoint connection to judge (a missing endpoint is WORKSPACE_PRIVATE_ENDPOINT_MISSING).` }];
+  }
+  return all.map((item) => judge(s, ws, item));
+}
+
+function judge(s: Snapshot, ws: WorkspaceObs, item: Item): RuleResult {
+  const problems: Evidence[] = [];
+  const c = item.connection;
+  if (c?.status !== undefined && !isApproved(c.status)) {
+    problems.push({ resourceId: c.id, property: 'properties.privateLinkServiceConnectionState.status', observed: c.status, expected: 'Approved' });
+  }
+  const pe = item.pe;
+  const peConn = pe ? peConnection(pe, ws) : undefined;
+  if (pe && peConn?.status !== undefined && !isApproved(peConn.status)) {
+    const index = Math.max(0, pe.connections.indexOf(peConn));
+    const list = peConn.manual ? 'manualPrivateLinkServiceConnections' : 'privateLinkServiceConnections';
+    problems.push({ resourceId: pe.id, property: `properties.${list}[${index}].properties.privateLinkServiceConnectionState.status`, observed: peConn.status, expected: 'Approved' });
+  }
+  if (pe && (pe.provisioningState ?? '').toLowerCase() === 'failed') {
+    problems.push({ resourceId: pe.id, property: 'properties.provisioningState', observed: pe.provisioningState ?? 'Failed', expected: 'Succeeded' });
+  }
+  const label = pe?.name ?? (item.peId ? nameOf(item.peId) : c?.name ?? item.key);
+  if (problems.length > 0) return { status: 'fail', finding: finding(s, ws, item, problems) };
+  if (!pe) {
+    const reason = item.peError?.message ?? `private endpoint of connection ${c?.name ?? item.key} is unknown`;
+    return { status: 'undetermined', item: `provisioning state of private endpoint ${label}`, reason, ...(item.peId ? { resourceId: item.peId } : {}) };
+  }
+  if (c?.status === undefined && peConn?.status === undefined) {
+    return { status: 'undetermined', item: `connection state of private endpoint ${label}`, reason: 'neither the workspace nor the endpoint reported privateLinkServiceConnectionState.status', resourceId: pe.id };
+  }
+  return { status: 'pass', resourceId: pe.id, detail: `Private endpoint ${pe.name}: connection to ${ws.name} is ${c?.status ?? peConn?.status}, provisioning state ${pe.provisioningState ?? 'not reported'}.` };
+}
+
+function finding(s: Snapshot, ws: WorkspaceObs, item: Item, problems: Evidence[]): FindingDraft {
+  const pe = item.pe;
+  const c = item.connection;
+  const peConn = pe ? peConnection(pe, ws) : undefined;
+  const peName = pe?.name ?? (item.peId ? nameOf(item.peId) : c?.name ?? 'the private endpoint');
+  const status = c?.status ?? peConn?.status;
+  const failed = problems.some((p) => p.property === 'properties.provisioningState');
+  const statusBad = status !== undefined && !isApproved(status);
+  const resourceId = pe?.id ?? c?.id ?? item.peId ?? item.key;
+
+  const what: string[] = [];
+  if (statusBad) what.push(`its connection to workspace ${ws.name} is ${status}, not Approved`);
+  if (failed) what.push('its provisioning state is Failed');
+  const explanation =
+    `Private endpoint ${peName}${pe?.vnetId ? ` in ${nameOf(pe.vnetId)}` : ''} is the workspace's private path, but ${listText(what)}. ` +
+    `Until the connection is Approved and the endpoint provisioned, traffic to the workspace API and cert names through it is not delivered, so a compute that resolves them to the endpoint's IP cannot get its managed-identity token and falls back to device login.` +
+    (!pe && item.peError ? ` The endpoint itself could not be read (${item.peError.message}), so its provisioning state is unknown.` : '');
+
+  const azCli: string[] = [];
+  let summary: string;
+  const lower = (status ?? '').toLowerCase();
+  const connectionId = c?.id;
+  if (failed || lower === 'disconnected') {
+    summary = `Recreate private endpoint ${peName}: ${failed ? 'a Failed endpoint does not recover by itself' : 'a Disconnected connection was removed from the workspace and cannot be re-approved'}. Recreate its DNS zone group afterwards.`;
+    if (pe) {
+      azCli.push(`az network private-endpoint delete ${azScope(pe.id)} -n ${pe.name}`);
+      azCli.push(`az network private-endpoint create ${azScope(pe.id)} -n ${pe.name}${pe.location ? ` -l ${pe.location}` : ''} --subnet ${pe.subnetId ?? '<subnet id>'} --private-connection-resource-id ${ws.id} --group-id amlworkspace --connection-name ${peConn?.name ?? pe.name}`);
+      if (pe.zoneGroups.ok) {
+        for (const g of pe.zoneGroups.value) {
+          g.zoneConfigs.forEach((z, i) => {
+            azCli.push(`az network private-endpoint dns-zone-group ${i === 0 ? 'create' : 'add'} ${azScope(pe.id)} --endpoint-name ${pe.name} -n ${g.name} --private-dns-zone ${z.privateDnsZoneId} --zone-name ${z.name ?? zoneConfigLabel(cloudOf(s), nameOf(z.privateDnsZoneId))}`);
+          });
+        }
+      }
+    }
+  } else if (connectionId) {
+    summary = `Approve the private endpoint connection ${c?.name} on workspace ${ws.name} (needs Microsoft.MachineLearningServices/workspaces/privateEndpointConnections/write). If a Rejected connection cannot be approved, delete and recreate the endpoint.`;
+    azCli.push(`az network private-endpoint-connection approve --id ${connectionId} --description ${APPROVE_NOTE}`);
+  } else {
+    const w = azParts(ws.id);
+    summary = `Approve the pending connection from ${peName} on workspace ${ws.name} (find its name with the list command first).`;
+    azCli.push(`az network private-endpoint-connection list --id ${ws.id} --query "[?contains(properties.privateEndpoint.id, '${peName}')].id" -o tsv`);
+    azCli.push(`az network private-endpoint-connection approve --subscription ${w.subscription} -g ${w.resourceGroup} --resource-name ${ws.name} --type Microsoft.MachineLearningServices/workspaces -n <connection name from the list command> --description ${APPROVE_NOTE}`);
+  }
+  const verify = pe
+    ? `az network private-endpoint show ${azScope(pe.id)} -n ${pe.name} --query "{state: provisioningState, connection: ${peConn?.manual ? 'manualPrivateLinkServiceConnections' : 'privateLinkServiceConnections'}[0].privateLinkServiceConnectionState.status}" must show Succeeded and Approved.`
+    : `az network private-endpoint-connection show --id ${connectionId ?? '<connection id>'} --query properties.privateLinkServiceConnectionState.status must print Approved.`;
+
+  const endpoints = pe ? [pe] : [];
+  return {
+    resourceId,
+    confidence: 'medium',
+    explanation,
+    evidence: problems,
+    remediation: { summary, azCli, verify },
+    subjects: nameSubjects(workspaceFqdns(ws, endpoints, cloudOf(s))),
+  };
+}
+
+export const rule = {
+  meta: {
+    code: CODE,
+    tier: 1,
+    severity: 'critical',
+    title: 'Workspace private endpoint connection not approved, or endpoint provisioning failed',
+    role: 'cause',
+    flows: ['workspace-api', 'workspace-cert', 'notebooks'],
+    description:
+      "A workspace private endpoint exists, but its connection to the workspace is Pending, Rejected or Disconnected (as the workspace's privateEndpointConnections or the endpoint's own connection reports it), or the endpoint's provisioning state is Failed.",
+    impact:
+      "Traffic through an unapproved or failed endpoint does not reach the workspace. The compute instance's managed-identity token request to the workspace cert API fails, azureml-core swallows the error and prints the device-login prompt.",
+    resolution:
+      'Approve the connection on the workspace (az network private-endpoint-connection approve), or delete and recreate an endpoint whose provisioning failed or whose connection was removed, with its DNS zone group.',
+    references: ['F#2', 'S33', 'S16', 'https://learn.microsoft.com/azure/machine-learning/how-to-configure-private-link'],
+  },
+  check,
+} satisfies Rule;
