@@ -184,7 +184,7 @@ export function buildProgram(io: CliIo, setExit: (code: number) => void): Comman
     .requiredOption('-w, --workspace <armId>', 'workspace ARM id: /subscriptions/<guid>/resourceGroups/<rg>/providers/Microsoft.MachineLearningServices/workspaces/<name>')
     .option('-c, --compute <name>', 'analyse only this compute instance or cluster (default: every compute of the workspace)')
     .option('-s, --subscription <guid>', 'also search this subscription for private DNS zones (repeatable; e.g. a hub subscription)', collectValues, [])
-    .option('--dns-server <ip[:port]>', 'resolve names through this DNS server (repeatable; default: NETDOCTOR_DNS_SERVERS, else the system resolver). Use the resolver your compute uses.', collectValues, [])
+    .option('--dns-server <ip[:port]>', 'resolve names through this DNS server (repeatable; default: NETDOCTOR_DNS_SERVERS, else the system resolver). Use the resolver your compute uses.', (v: string, prev: string[]) => collectValues(parseDnsServerArg(v), prev), [])
     .option('--arm-endpoint <url>', 'ARM endpoint (default: NETDOCTOR_ARM_ENDPOINT, else the cloud\'s)', armEndpointArg)
     .addOption(new Option('--cloud <name>', 'Azure cloud (default: NETDOCTOR_CLOUD, else AzureCloud)').choices([...CLOUD_NAMES]))
     .addOption(new Option('-f, --format <format>', 'report format (default: text on a terminal, json otherwise)').choices(['json', 'text']))

@@ -5,7 +5,7 @@
  * the DNS server does not hand the Azure ML zones to Azure DNS (168.63.129.16).
  */
 import { idKey, sameId } from '../model/arm-id.ts';
-import { privateRecordFor, purposeOfName } from '../model/cloud.ts';
+import { privateRecordFor, purposeOfName, requiredZoneNames } from '../model/cloud.ts';
 import type { ARecordSetObs, DnsLookupObs, PrivateDnsZonesObs, Snapshot, VnetLinkObs, VnetObs } from '../model/snapshot.ts';
 import type { Evidence, Remediation } from '../report/schema.ts';
 import type { FindingDraft, Rule, RuleResult } from './rule.ts';
@@ -228,7 +228,8 @@ function finding(s: Snapshot, scope: WorkspaceScope, g: ComputeVnetGroup, vnet: 
     explanation,
     evidence,
     remediation: remediation(s, scope, vnet, view, azure, wrong),
-    subjects: [...wrong.map((w) => `name:${w.name}`), `vnet:${idKey(vnet.id)}`],
+    // Missing forwarders break every Azure ML zone the server should forward, not only the names judged.
+    subjects: [...wrong.map((w) => `name:${w.name}`), ...requiredZoneNames(cloud).map((z) => `zone:${z}`), `vnet:${idKey(vnet.id)}`],
   };
 }
 

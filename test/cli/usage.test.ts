@@ -26,7 +26,8 @@ const bad: Array<[string, string[], RegExp]> = [
 
 for (const [name, argv, message] of bad) {
   t.test(`${name}: exit 2 with a message naming the argument, no stack`, async (t) => {
-    const io = captureIo({ NETDOCTOR_ACCESS_TOKEN: 'unused' });
+    // The ARM endpoint is a closed loopback port: nothing may leave this machine even if validation failed.
+    const io = captureIo({ NETDOCTOR_ACCESS_TOKEN: 'unused', NETDOCTOR_ARM_ENDPOINT: 'https://127.0.0.1:9' });
     const code = await main(argv, io);
     t.equal(code, 2);
     t.match(io.err(), message);

@@ -39,7 +39,10 @@ t.test('metadata is complete', async (t) => {
 
 t.test('every code of the shared failure catalogue is implemented or planned', async (t) => {
   const catalogue = await readFile(`${root}../shared/reference/failure-catalogue.md`, 'utf8').catch(() => '');
-  if (!catalogue) return t.skip('shared/reference is not beside this checkout');
+  if (!catalogue) {
+    t.comment('shared/reference is not beside this checkout: catalogue cross-check skipped');
+    return;
+  }
   const codes = [...catalogue.matchAll(/^\| ([A-Z][A-Z0-9_]+) \|/gm)].map((m) => m[1] as string);
   t.ok(codes.length >= 28, 'catalogue parsed');
   const known = new Set([...rules.map((r) => r.meta.code), ...PLANNED_CODES.map((p) => p.code)]);
