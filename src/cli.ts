@@ -10,6 +10,7 @@ import { createAzureClients, credentialFromEnv } from './azure/clients.ts';
 import { toProbeError } from './azure/errors.ts';
 import { ArmIdError, isGuid, parseWorkspaceId } from './model/arm-id.ts';
 import { CLOUD_NAMES, CLOUDS, isCloudName, type CloudName } from './model/cloud.ts';
+import { LOG_LEVELS, parseDnsServer, parseDnsServerList } from './config.ts';
 import { diagnose, type ProgressEvent } from './diagnose.ts';
 import { exitCodeOf } from './report/build.ts';
 import { renderText } from './report/render-text.ts';
@@ -26,21 +27,21 @@ export interface CliIo {
   env: NodeJS.ProcessEnv;
 }
 
-const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
-
-/** `ip`, `ip:port`, `[v6]:port` or a bare IPv6 address. Returns the form node:dns accepts. */
+/** Validates a DNS server argument with the same rules as NETDOCTOR_DNS_SERVERS. */
 export function parseDnsServerArg(value: string, flag = '--dns-server'): string {
-  const v = value.trim();
-  const ipv4 = /^(\d{1,3})(\.\d{1,3}){3}$/;
-  const okV4 = (s: string) => ipv4.test(s) && s.split('.').every((p) => Number(p) <= 255);
-  const okPort = (p: string) => /^\d{1,5}$/.test(p) && Number(p) >= 1 && Number(p) <= 65535;
-  const v4port = /^([^:]+):(\d+)$/.exec(v);
-  if (okV4(v)) return v;
-  if (v4port && okV4(v4port[1] ?? '') && okPort(v4port[2] ?? '')) return v;
-  const v6port = /^\[([0-9a-fA-F:]+)\]:(\d+)$/.exec(v);
-  if (v6port && okPort(v6port[2] ?? '')) return v;
-  if (/^[0-9a-fA-F:]+$/.test(v) && v.includes(':')) return v;
-  throw new UsageError(`${flag}: '${value}' is not an IP address with an optional port (examples: 10.0.0.4, 10.0.0.4:53, [fd00::4]:53)`);
+  try {
+    return parseDnsServer(value);
+  } catch (err) {
+    throw new UsageError(`${flag}: ${(err as Error).message} (examples: 10.0.0.4, 10.0.0.4:53, [fd00::4]:53)`);
+  }
+}
+
+function dnsServersFromEnv(value: string | undefined): string[] {
+  try {
+    return parseDnsServerList(value ?? '');
+  } catch (err) {
+    throw new UsageError(`NETDOCTOR_DNS_SERVERS: ${(err as Error).message}`);
+  }
 }
 
 function collectValues(value: string, previous: string[] = []): string[] {
@@ -108,11 +109,10 @@ async function runDiagnose(opts: DiagnoseOpts, io: CliIo): Promise<number> {
   if (!isCloudName(cloudName)) throw new UsageError(`--cloud: '${cloudName}' is not one of ${CLOUD_NAMES.join(', ')}`);
   const cloud: CloudName = cloudName;
   const armEndpoint = opts.armEndpoint ?? (io.env.NETDOCTOR_ARM_ENDPOINT ? armEndpointArg(io.env.NETDOCTOR_ARM_ENDPOINT) : undefined);
-  const dnsFromEnv = (io.env.NETDOCTOR_DNS_SERVERS ?? '').split(',').map((s) => s.trim()).filter(Boolean).map((s) => parseDnsServerArg(s, 'NETDOCTOR_DNS_SERVERS'));
-  const dnsServers = opts.dnsServer.length ? opts.dnsServer : dnsFromEnv;
+  const dnsServers = opts.dnsServer.length ? opts.dnsServer : dnsServersFromEnv(io.env.NETDOCTOR_DNS_SERVERS);
   const timeoutMs = positiveInt('--timeout', opts.timeout);
   const dnsTimeoutMs = positiveInt('--dns-timeout', opts.dnsTimeout);
-  if (!LOG_LEVELS.includes(opts.logLevel)) throw new UsageError(`--log-level: '${opts.logLevel}' is not one of ${LOG_LEVELS.join(', ')}`);
+  if (!(LOG_LEVELS as readonly string[]).includes(opts.logLevel)) throw new UsageError(`--log-level: '${opts.logLevel}' is not one of ${LOG_LEVELS.join(', ')}`);
   const format = opts.format ?? (io.stdout.isTTY ? 'text' : 'json');
 
   const log = makeLogger(opts.logLevel, io);
