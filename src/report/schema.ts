@@ -4,16 +4,16 @@
  */
 import { Type, type Static } from 'typebox';
 
-export const Tier = Type.Union([Type.Literal(1), Type.Literal(2), Type.Literal(3)], {
+export const Tier = Type.Enum([1, 2, 3], {
   $id: 'Tier',
   description: '1 = breaks the auth path (explains the device-login prompt), 2 = breaks jobs, images or compute lifecycle, 3 = client access or hygiene.',
 });
 export type Tier = Static<typeof Tier>;
 
-export const Severity = Type.Union([Type.Literal('critical'), Type.Literal('high'), Type.Literal('medium'), Type.Literal('low')], { $id: 'Severity' });
+export const Severity = Type.Enum(['critical', 'high', 'medium', 'low'], { $id: 'Severity' });
 export type Severity = Static<typeof Severity>;
 
-export const Confidence = Type.Union([Type.Literal('high'), Type.Literal('medium'), Type.Literal('low')], {
+export const Confidence = Type.Enum(['high', 'medium', 'low'], {
   $id: 'Confidence',
   description: 'high: observed live (DNS answers) or computed by Azure; medium: read from configuration and unambiguous; low: inferred with assumptions (listed in the explanation).',
 });
@@ -62,7 +62,7 @@ export type Finding = Static<typeof Finding>;
 export const CoverageItem = Type.Object(
   {
     item: Type.String({ description: 'What was (or could not be) checked, e.g. "rule PRIVATE_DNS_ZONE_NOT_LINKED" or "read virtual network vnet-hub".' }),
-    status: Type.Union([Type.Literal('ok'), Type.Literal('undetermined')]),
+    status: Type.Enum(['ok', 'undetermined']),
     reason: Type.Optional(Type.String()),
     resourceId: Type.Optional(Type.String()),
   },
@@ -70,7 +70,7 @@ export const CoverageItem = Type.Object(
 );
 export type CoverageItem = Static<typeof CoverageItem>;
 
-export const VerdictStatus = Type.Union([Type.Literal('cause-found'), Type.Literal('no-cause-found'), Type.Literal('undetermined')], { $id: 'VerdictStatus' });
+export const VerdictStatus = Type.Enum(['cause-found', 'no-cause-found', 'undetermined'], { $id: 'VerdictStatus' });
 export type VerdictStatus = Static<typeof VerdictStatus>;
 
 export const Report = Type.Object(
