@@ -66,7 +66,8 @@ export async function withSim(t: Test, resources: ScenarioResource[], opts: SimO
     target,
     cloud: CLOUDS.AzureCloud,
     azure,
-    dns: { servers: [], timeoutMs: 500, tries: 1 },
+    // A closed loopback port: should a test ever run the DNS probe here, no query leaves the machine.
+    dns: { servers: ['127.0.0.1:9'], timeoutMs: 500, tries: 1 },
     log: pino({ level: 'silent' }),
     signal: new AbortController().signal,
   };
