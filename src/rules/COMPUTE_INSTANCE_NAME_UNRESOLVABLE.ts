@@ -9,40 +9,41 @@ import { instanceFqdns } from '../model/cloud.ts';
 import type { ComputeObs, DnsLookupObs, Snapshot } from '../model/snapshot.ts';
 import type { Remediation } from '../report/schema.ts';
 import type { FindingDraft, Rule, RuleResult } from './rule.ts';
-import { isUnknown, resolverOf, unknownFrom, vnetById, vnetIdOfSubnet } from './support.ts';
 import {
-  AZURE_DNS_IP,
   answersWith,
   azParts,
-  blamedZone,
   describeLookup,
-  existingZonesNamed,
-  linkNameFor,
+  isUnknown,
   listText,
   lookupEvidence,
   lookupsFor,
-  nslookupCommand,
-  undeterminedFrom,
-  workspaceApiIps,
+  resolverOf,
+  resolverVnet,
+  undetermined,
+  unknownFrom,
+  vnetById,
+  vnetIdOfSubnet,
   workspaceScope,
+  zonesNamed,
   type WorkspaceScope,
-} from './support-b.ts';
+} from './support.ts';
+import { AZURE_DNS_IP, blamedZone, linkNameFor, nslookupCommand, workspaceApiIps } from './support-dns.ts';
 
 const CODE = 'COMPUTE_INSTANCE_NAME_UNRESOLVABLE';
 
 function check(s: Snapshot): RuleResult[] {
-  const scope = workspaceScope(s, true, 'compute instance names resolve to the public service, as they should.');
+  const scope = workspaceScope(s, '; compute instance names resolve to the public service, as they should.');
   if (Array.isArray(scope)) return scope;
   if (scope.endpoints.length === 0) {
-    const gap = scope.endpointGaps[0];
-    if (gap) return [undeterminedFrom(gap)];
+    const gap = scope.unreadable[0];
+    if (gap) return [undetermined(gap)];
     return [{ status: 'pass', resourceId: scope.ws.id, detail: `Does not apply yet: workspace ${scope.ws.name} has no private endpoint for the instance names to point to (WORKSPACE_PRIVATE_ENDPOINT_MISSING).` }];
   }
   const apiIps = workspaceApiIps(scope);
   if (apiIps.length === 0) {
     return [{ status: 'undetermined', item: 'compute instance names', reason: "the workspace private endpoint's API IP is unknown (no customDnsConfigs or NIC FQDNs for the API name)", resourceId: scope.ws.id }];
   }
-  if (!s.computes?.ok) return [undeterminedFrom(unknownFrom('compute instances', s.computes, 'the computes'))];
+  if (!s.computes?.ok) return [undetermined(unknownFrom('compute instances', s.computes, 'the computes'))];
   const instances = s.computes.value.computes.filter((c) => c.computeType.toLowerCase() === 'computeinstance').sort((a, b) => a.name.localeCompare(b.name));
   if (instances.length === 0) return [{ status: 'pass', resourceId: scope.ws.id, detail: 'Does not apply: no compute instance in scope.' }];
   return instances.map((ci) => judge(s, scope, ci, apiIps));
@@ -58,7 +59,7 @@ function instanceLookups(s: Snapshot, scope: WorkspaceScope, ci: ComputeObs): Ar
 }
 
 function judge(s: Snapshot, scope: WorkspaceScope, ci: ComputeObs, apiIps: string[]): RuleResult {
-  if (!s.dns?.ok) return undeterminedFrom({ ...unknownFrom(`DNS answers for the names of compute instance ${ci.name}`, s.dns, 'live DNS'), resourceId: ci.id });
+  if (!s.dns?.ok) return undetermined({ ...unknownFrom(`DNS answers for the names of compute instance ${ci.name}`, s.dns, 'live DNS'), resourceId: ci.id });
   const perName = instanceLookups(s, scope, ci);
   const real = perName.map((n) => ({ ...n, answers: n.lookups.filter((l) => l.status !== 'error') }));
   const bad = real.flatMap((n) => n.answers.filter((l) => !answersWith(l, apiIps)));
@@ -111,7 +112,7 @@ function remediation(s: Snapshot, scope: WorkspaceScope, ci: ComputeObs, apiIps:
       verify,
     };
   }
-  const linkVnet = view ? (view.kind === 'azure-dns' ? view.vnet : view.dnsVnet) : undefined;
+  const linkVnet = view ? resolverVnet(view) : undefined;
   const linkVnetId = linkVnet?.id ?? '<id of the VNet whose DNS the clients use>';
   const linkName = linkNameFor(linkVnet?.name ?? 'clients');
   const home = zoneHome(s, scope);
@@ -136,7 +137,7 @@ function remediation(s: Snapshot, scope: WorkspaceScope, ci: ComputeObs, apiIps:
 /** Put the instance zones beside the workspace's privatelink API zone, else in the workspace resource group. */
 function zoneHome(s: Snapshot, scope: WorkspaceScope): { subscription: string; resourceGroup: string } {
   if (s.privateDnsZones?.ok) {
-    const z = blamedZone(existingZonesNamed(s.privateDnsZones.value, `privatelink.${scope.cloud.apiSuffix}`), scope.endpoints);
+    const z = blamedZone(zonesNamed(s.privateDnsZones.value, `privatelink.${scope.cloud.apiSuffix}`), scope.endpoints);
     if (z) return azParts(z.id);
   }
   const ws = scope.ws;

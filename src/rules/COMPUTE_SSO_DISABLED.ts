@@ -4,8 +4,7 @@
  */
 import type { ComputeObs, Snapshot } from '../model/snapshot.ts';
 import type { FindingDraft, Rule, RuleResult } from './rule.ts';
-import { unknownFrom } from './support.ts';
-import { azParts, undetermined } from './support-a.ts';
+import { azParts, undetermined, unknownFrom } from './support.ts';
 import { tryParseArmId } from '../model/arm-id.ts';
 
 const CODE = 'COMPUTE_SSO_DISABLED';

@@ -9,42 +9,41 @@ import { privateRecordFor, purposeOfName, requiredZoneNames } from '../model/clo
 import type { ARecordSetObs, DnsLookupObs, PrivateDnsZonesObs, Snapshot, VnetLinkObs, VnetObs } from '../model/snapshot.ts';
 import type { Evidence, Remediation } from '../report/schema.ts';
 import type { FindingDraft, Rule, RuleResult } from './rule.ts';
-import { isUnknown, knownVnets, resolverOf, unknownFrom, usesAzureDns, vnetById, type ResolverView, type Unknown } from './support.ts';
 import {
-  AZURE_DNS_IP,
   answersWith,
   azParts,
   azScope,
-  blamedZone,
+  byIdKey,
   capitalize,
   computeLabel,
-  computeVnetGroups,
   describeLookup,
-  existingZonesNamed,
-  expectedIps,
-  forwardedZones,
-  linkWorks,
+  isUnknown,
+  judgeComputeVnets,
+  knownVnets,
   listText,
   lookupEvidence,
   lookupsFor,
-  nslookupCommand,
-  undeterminedFrom,
-  workspaceDnsNames,
+  resolverOf,
+  undetermined,
+  unknownFrom,
+  usesAzureDns,
+  vnetById,
   workspaceScope,
+  zonesNamed,
   type ComputeVnetGroup,
+  type ResolverView,
+  type Unknown,
   type WorkspaceScope,
   type ZoneEntry,
-} from './support-b.ts';
+} from './support.ts';
+import { AZURE_DNS_IP, blamedZone, expectedIps, forwardedZones, linkWorks, nslookupCommand, workspaceDnsNames } from './support-dns.ts';
 
 const CODE = 'CUSTOM_DNS_NOT_FORWARDING';
 
 function check(s: Snapshot): RuleResult[] {
-  const scope = workspaceScope(s, true, 'its names are meant to resolve to its public address, so custom DNS need not forward them to a private zone.');
+  const scope = workspaceScope(s, '; its names are meant to resolve to its public address, so custom DNS need not forward them to a private zone.');
   if (Array.isArray(scope)) return scope;
-  const groups = computeVnetGroups(s);
-  if (isUnknown(groups)) return [undeterminedFrom(groups)];
-  if (groups.length === 0) return [{ status: 'pass', resourceId: scope.ws.id, detail: 'Does not apply: no compute in scope sits in a customer virtual network.' }];
-  return groups.map((g) => judgeVnet(s, scope, g));
+  return judgeComputeVnets(s, scope.ws, (g) => judgeVnet(s, scope, g));
 }
 
 /** What the live answers for one name showed. */
@@ -57,13 +56,13 @@ interface NameJudgement {
 
 function judgeVnet(s: Snapshot, scope: WorkspaceScope, g: ComputeVnetGroup): RuleResult {
   const vnet = vnetById(s, g.vnetId);
-  if (isUnknown(vnet)) return undeterminedFrom(vnet);
+  if (isUnknown(vnet)) return undetermined(vnet);
   if (usesAzureDns(vnet)) return { status: 'pass', resourceId: vnet.id, detail: `Does not apply: ${vnet.name} uses Azure-provided DNS (${AZURE_DNS_IP}), not custom DNS servers.` };
   const view = resolverOf(s, vnet);
 
   if (scope.endpoints.length === 0) {
-    const gap = scope.endpointGaps[0];
-    if (gap) return undeterminedFrom(gap);
+    const gap = scope.unreadable[0];
+    if (gap) return undetermined(gap);
     return { status: 'pass', resourceId: vnet.id, detail: `Does not apply yet: workspace ${scope.ws.name} has no private endpoint for ${vnet.name}'s DNS servers to resolve (WORKSPACE_PRIVATE_ENDPOINT_MISSING).` };
   }
   const names = workspaceDnsNames(s, scope).filter((n) => {
@@ -74,7 +73,7 @@ function judgeVnet(s: Snapshot, scope: WorkspaceScope, g: ComputeVnetGroup): Rul
   if (withIps.length === 0) {
     return { status: 'undetermined', item: `workspace API/cert names through ${vnet.name}'s DNS servers`, reason: 'the private endpoint IP of the workspace API name is unknown (no customDnsConfigs or NIC FQDNs)', resourceId: vnet.id };
   }
-  if (!s.dns?.ok) return undeterminedFrom({ ...unknownFrom(`DNS answers for ${listText(withIps.map((n) => n.name))}`, s.dns, 'live DNS'), resourceId: vnet.id });
+  if (!s.dns?.ok) return undetermined({ ...unknownFrom(`DNS answers for ${listText(withIps.map((n) => n.name))}`, s.dns, 'live DNS'), resourceId: vnet.id });
 
   const judged: NameJudgement[] = withIps.map((n) => {
     // `error` is the probe's own failure (e.g. an invalid resolver), not an answer.
@@ -111,9 +110,9 @@ interface AzureInOrder {
 function azureSide(s: Snapshot, scope: WorkspaceScope, view: ResolverView, wrong: NameJudgement[]): AzureInOrder | { result: RuleResult } {
   const zoneName = `privatelink.${scope.cloud.apiSuffix}`;
   const vnetId = view.vnet.id;
-  if (!s.privateDnsZones?.ok) return { result: undeterminedFrom({ ...unknownFrom(`private DNS zone ${zoneName}`, s.privateDnsZones, 'the private DNS zones'), resourceId: vnetId }) };
+  if (!s.privateDnsZones?.ok) return { result: undetermined({ ...unknownFrom(`private DNS zone ${zoneName}`, s.privateDnsZones, 'the private DNS zones'), resourceId: vnetId }) };
   const zones: PrivateDnsZonesObs = s.privateDnsZones.value;
-  const candidates = existingZonesNamed(zones, zoneName);
+  const candidates = zonesNamed(zones, zoneName);
   const otherRule = (why: string): { result: RuleResult } => ({
     result: { status: 'pass', resourceId: vnetId, detail: `The workspace names do not resolve to the private endpoint through ${view.vnet.name}'s DNS servers, but the Azure side explains it: ${why}. Forwarding is not blamed.` },
   });
@@ -281,7 +280,7 @@ function remediation(s: Snapshot, scope: WorkspaceScope, vnet: VnetObs, view: Re
 function linkedVnetForResolver(s: Snapshot, scope: WorkspaceScope, azure: AzureInOrder): VnetObs | undefined {
   if (!azure.zone.observed.ok || !azure.zone.observed.value.links.ok) return undefined;
   const linked = azure.zone.observed.value.links.value.filter(linkWorks).map((l) => l.virtualNetworkId);
-  const vnets = knownVnets(s).filter((v) => linked.some((id) => sameId(id, v.id))).sort((a, b) => idKey(a.id).localeCompare(idKey(b.id)));
+  const vnets = knownVnets(s).filter((v) => linked.some((id) => sameId(id, v.id))).sort(byIdKey);
   const peVnets = scope.endpoints.map((pe) => pe.vnetId);
   return vnets.find((v) => peVnets.some((id) => sameId(id, v.id))) ?? vnets[0];
 }

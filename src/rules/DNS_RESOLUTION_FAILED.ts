@@ -5,32 +5,16 @@
  */
 import type { DnsLookupObs, Snapshot } from '../model/snapshot.ts';
 import type { Rule, RuleResult } from './rule.ts';
-import { isUnknown } from './support.ts';
-import {
-  describeLookup,
-  expectedIps,
-  inspectCommands,
-  isFailedLookup,
-  listText,
-  lookupEvidence,
-  nameImpact,
-  observeWorkspaceNames,
-  symptomSubjects,
-  undeterminedFrom,
-  verifyByNslookup,
-  workspaceScope,
-  zoneOfName,
-  type NameObservation,
-  type WorkspaceScope,
-} from './support-b.ts';
+import { answerVia, listText, workspaceScope, zoneOfName, type WorkspaceScope } from './support.ts';
+import { expectedIps, isFailedLookup, judgeWorkspaceNames, nameImpact, otherAnswersText, symptomFinding, type NameObservation } from './support-dns.ts';
 
 const CODE = 'DNS_RESOLUTION_FAILED';
 
 function check(s: Snapshot): RuleResult[] {
   // Applies to public workspaces too: a name that does not resolve cannot be reached either way.
-  const scope = workspaceScope(s, false, '');
+  const scope = workspaceScope(s);
   if (Array.isArray(scope)) return scope;
-  return observeWorkspaceNames(s, scope, isFailedLookup).map((o) => (isUnknown(o) ? undeterminedFrom(o) : judge(s, scope, o)));
+  return judgeWorkspaceNames(s, scope, isFailedLookup, (o) => judge(s, scope, o));
 }
 
 /** What a failure status usually means, for the explanation. */
@@ -52,41 +36,32 @@ function meaning(l: DnsLookupObs, zone: string): string {
 function judge(s: Snapshot, scope: WorkspaceScope, o: NameObservation): RuleResult {
   const expected = expectedIps(scope.endpoints, o.name);
   if (o.bad.length === 0) {
-    return { status: 'pass', resourceId: scope.ws.id, detail: `${o.name} resolved (${listText(o.lookups.map((l) => `${describeLookup(l)} via ${l.resolver}`))}).` };
+    return { status: 'pass', resourceId: scope.ws.id, detail: `${o.name} resolved (${listText(o.lookups.map(answerVia))}).` };
   }
   const zone = zoneOfName(scope.cloud, o.name) ?? 'its private DNS zone';
-  const others = o.lookups.filter((l) => !o.bad.includes(l));
   const statuses = [...new Set(o.bad.map((l) => l.status))].sort();
-  const expectedText = expected.length ? `${listText(expected)} (the workspace private endpoint)` : 'an address of the workspace endpoint';
+  const typical = (kinds: string[], text: string) => {
+    const seen = statuses.filter((st) => kinds.includes(st));
+    return seen.length ? `Typical for ${seen.map((st) => st.toUpperCase()).join('/')}: ${text} ` : '';
+  };
 
   const explanation =
     `${o.name} did not resolve: ${listText(o.bad.map((l) => `${l.status.toUpperCase()} through ${l.resolver}`))}` +
-    (others.length ? `, while ${listText(others.map((l) => `${l.resolver} answered ${describeLookup(l)}`))}` : '') +
+    otherAnswersText(o) +
     `. ${statuses.map((st) => meaning(o.bad.find((l) => l.status === st) as DnsLookupObs, zone)).join('. ')}. ` +
     nameImpact(scope.cloud, o.name);
 
   return {
     status: 'fail',
-    finding: {
-      resourceId: scope.ws.id,
-      confidence: 'high',
+    finding: symptomFinding(s, scope, o, {
+      expected,
+      expectedText: expected.length ? `${listText(expected)} (the workspace private endpoint)` : 'an address of the workspace endpoint',
       explanation,
-      evidence: o.lookups.map((l) => lookupEvidence(l, expectedText)),
-      remediation: {
-        summary:
-          `Find the cause behind this failure (other findings in this report name it when the configuration shows it). ` +
-          (statuses.some((st) => st === 'nxdomain' || st === 'nodata')
-            ? `Typical for ${statuses.filter((st) => st === 'nxdomain' || st === 'nodata').map((st) => st.toUpperCase()).join('/')}: the A record for this name missing from the private DNS zone ${zone} that the resolver's VNet is linked to, or a custom DNS server holding a zone of its own for the name. `
-            : '') +
-          (statuses.some((st) => st === 'servfail' || st === 'refused' || st === 'timeout')
-            ? `Typical for ${statuses.filter((st) => st === 'servfail' || st === 'refused' || st === 'timeout').map((st) => st.toUpperCase()).join('/')}: a DNS server that is unreachable or fails, or a conditional forwarder pointing at one (on-premises servers cannot reach 168.63.129.16: they must forward to a DNS server or Private Resolver inbound endpoint inside a VNet linked to the zones). `
-            : '') +
-          `Inspect with the commands below, and from the compute run the nslookup in the verification step.`,
-        azCli: inspectCommands(s, scope, o.name),
-        verify: verifyByNslookup(o.name, o.lookups, expected),
-      },
-      subjects: symptomSubjects(scope.cloud, o.name),
-    },
+      summary:
+        `Find the cause behind this failure (other findings in this report name it when the configuration shows it). ` +
+        typical(['nxdomain', 'nodata'], `the A record for this name missing from the private DNS zone ${zone} that the resolver's VNet is linked to, or a custom DNS server holding a zone of its own for the name.`) +
+        typical(['servfail', 'refused', 'timeout'], 'a DNS server that is unreachable or fails, or a conditional forwarder pointing at one (on-premises servers cannot reach 168.63.129.16: they must forward to a DNS server or Private Resolver inbound endpoint inside a VNet linked to the zones).'),
+    }),
   };
 }
 

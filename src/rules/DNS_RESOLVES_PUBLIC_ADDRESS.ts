@@ -6,31 +6,15 @@
 import { isPublicIPv4 } from '../model/ip.ts';
 import type { Snapshot } from '../model/snapshot.ts';
 import type { Rule, RuleResult } from './rule.ts';
-import { isUnknown } from './support.ts';
-import {
-  describeLookup,
-  expectedIps,
-  inspectCommands,
-  isPublicAnswer,
-  listText,
-  lookupEvidence,
-  nameImpact,
-  observeWorkspaceNames,
-  symptomSubjects,
-  undeterminedFrom,
-  verifyByNslookup,
-  workspaceScope,
-  zoneOfName,
-  type NameObservation,
-  type WorkspaceScope,
-} from './support-b.ts';
+import { isPublicAnswer, listText, workspaceScope, zoneOfName, type WorkspaceScope } from './support.ts';
+import { expectedIps, judgeWorkspaceNames, nameImpact, otherAnswersText, symptomFinding, type NameObservation } from './support-dns.ts';
 
 const CODE = 'DNS_RESOLVES_PUBLIC_ADDRESS';
 
 function check(s: Snapshot): RuleResult[] {
-  const scope = workspaceScope(s, true, 'a public answer is expected.');
+  const scope = workspaceScope(s, '; a public answer is expected.');
   if (Array.isArray(scope)) return scope;
-  return observeWorkspaceNames(s, scope, isPublicAnswer).map((o) => (isUnknown(o) ? undeterminedFrom(o) : judge(s, scope, o)));
+  return judgeWorkspaceNames(s, scope, isPublicAnswer, (o) => judge(s, scope, o));
 }
 
 function judge(s: Snapshot, scope: WorkspaceScope, o: NameObservation): RuleResult {
@@ -40,13 +24,11 @@ function judge(s: Snapshot, scope: WorkspaceScope, o: NameObservation): RuleResu
   }
   const zone = zoneOfName(scope.cloud, o.name) ?? 'its private DNS zone';
   const publicIps = [...new Set(o.bad.flatMap((l) => l.addresses.filter(isPublicIPv4)))].sort();
-  const others = o.lookups.filter((l) => !o.bad.includes(l));
   const viaPrivatelink = o.bad.some((l) => l.cnames.some((c) => c.includes('.privatelink.')));
-  const expectedText = expected.length ? `${listText(expected)} (the workspace private endpoint)` : 'a private address of the workspace private endpoint';
 
   const explanation =
     `${o.name} resolved to the public address ${listText(publicIps)} through ${listText(o.bad.map((l) => l.resolver))}` +
-    (others.length ? `, while ${listText(others.map((l) => `${l.resolver} answered ${describeLookup(l)}`))}` : '') +
+    otherAnswersText(o) +
     `. Workspace ${scope.ws.name} has public network access Disabled, so its public endpoint refuses the compute. ` +
     (viaPrivatelink
       ? `The answer went through the privatelink CNAME, so the resolver found no private zone ${zone} for it: the zone is not linked to the VNet the resolver answers for, lacks the record, or a custom DNS server does not forward the name to Azure DNS. `
@@ -55,20 +37,12 @@ function judge(s: Snapshot, scope: WorkspaceScope, o: NameObservation): RuleResu
 
   return {
     status: 'fail',
-    finding: {
-      resourceId: scope.ws.id,
-      confidence: 'high',
+    finding: symptomFinding(s, scope, o, {
+      expected,
+      expectedText: expected.length ? `${listText(expected)} (the workspace private endpoint)` : 'a private address of the workspace private endpoint',
       explanation,
-      evidence: o.lookups.map((l) => lookupEvidence(l, expectedText)),
-      remediation: {
-        summary:
-          `Find the cause behind this answer (other findings in this report name it when the configuration shows it): the private DNS zone ${zone} missing, not linked to the VNet whose resolver the compute uses (with custom DNS: the DNS server's VNet), or without the A record for this name; or a custom DNS server that does not forward the Azure ML zones to 168.63.129.16. ` +
-          `Inspect with the commands below, and from the compute run the nslookup in the verification step.`,
-        azCli: inspectCommands(s, scope, o.name),
-        verify: verifyByNslookup(o.name, o.lookups, expected),
-      },
-      subjects: symptomSubjects(scope.cloud, o.name),
-    },
+      summary: `Find the cause behind this answer (other findings in this report name it when the configuration shows it): the private DNS zone ${zone} missing, not linked to the VNet whose resolver the compute uses (with custom DNS: the DNS server's VNet), or without the A record for this name; or a custom DNS server that does not forward the Azure ML zones to 168.63.129.16. `,
+    }),
   };
 }
 

@@ -3,62 +3,40 @@
  * that answers for it (the one the endpoint's zone group references, else the one linked to the
  * compute's resolver VNet, else any zone of that name) has no A record set for it.
  */
-import { sameId } from '../model/arm-id.ts';
 import type { Evidence } from '../report/schema.ts';
 import type { Snapshot } from '../model/snapshot.ts';
 import type { FindingDraft, Rule, RuleResult } from './rule.ts';
-import { isUnknown } from './support.ts';
+import { answerVia, azParts, listText, lookupEvidence, named, type WorkspaceScope } from './support.ts';
 import {
-  azParts,
-  computeVnetGroups,
-  describeLookup,
-  listText,
+  checkRecordTargets,
+  computesText,
+  groupReferences,
   lookupsShowingNoPrivateAnswer,
-  named,
-  noZoneGap,
-  privateScope,
-  recordTargets,
-  undetermined,
   zoneConfigLabel,
-  zoneGroupZoneIds,
+  zoneGroupCommand,
   zoneSubjects,
-  type PrivateScope,
-  type RecordTarget,
-} from './support-a.ts';
+  type ZoneTarget,
+} from './support-endpoints.ts';
 
 const CODE = 'PRIVATE_DNS_RECORD_MISSING';
 
 function check(s: Snapshot): RuleResult[] {
-  const scope = privateScope(s);
-  if (Array.isArray(scope)) return scope;
-  const targets = recordTargets(s, scope);
-  if (isUnknown(targets)) return [undetermined(targets)];
-  const results: RuleResult[] = targets.map((t) => judge(s, scope, t));
-  results.push(...scope.unreadable.map(undetermined));
-  if (results.length === 0) {
-    return [{ status: 'pass', resourceId: scope.ws.id, detail: `Does not apply: workspace ${scope.ws.name} has no private endpoint (see WORKSPACE_PRIVATE_ENDPOINT_MISSING).` }];
-  }
-  return results;
+  return checkRecordTargets(s, (scope, t) => judge(s, scope, t));
 }
 
-function judge(s: Snapshot, scope: PrivateScope, t: RecordTarget): RuleResult {
-  if (t.kind === 'unknown') return undetermined(t.unknown);
-  if (t.kind === 'no-zone') {
-    return noZoneGap(s, scope, t.zoneName, t.fqdn) ?? { status: 'pass', resourceId: scope.ws.id, detail: `Does not apply to ${t.fqdn}: no private DNS zone ${t.zoneName} exists (see PRIVATE_DNS_ZONE_MISSING).` };
-  }
+function judge(s: Snapshot, scope: WorkspaceScope, t: ZoneTarget): RuleResult {
   if (t.record) {
     return { status: 'pass', resourceId: t.record.id, detail: `${t.fqdn}: zone ${named(t.zone.id)} has A record ${t.record.name} -> ${t.record.ipv4Addresses.join(', ') || 'no address'}.` };
   }
   return { status: 'fail', finding: finding(s, scope, t) };
 }
 
-function finding(s: Snapshot, scope: PrivateScope, t: Extract<RecordTarget, { kind: 'zone' }>): FindingDraft {
+function finding(s: Snapshot, scope: WorkspaceScope, t: ZoneTarget): FindingDraft {
   const { cloud } = scope;
   const zone = t.zone;
   const z = azParts(zone.id);
   const peNames = listText(t.endpoints.map((pe) => pe.name));
-  const groups = computeVnetGroups(s);
-  const who = isUnknown(groups) || groups.length === 0 ? 'the compute' : listText(groups.flatMap((g) => g.computes.map((c) => c.name)));
+  const who = computesText(s);
   const isApi = zoneConfigLabel(cloud, t.zoneName) === 'api';
   const confirmations = lookupsShowingNoPrivateAnswer(s, t.fqdn);
 
@@ -68,7 +46,7 @@ function finding(s: Snapshot, scope: PrivateScope, t: Extract<RecordTarget, { ki
     (isApi
       ? `so the workspace ${t.fqdn.includes('.cert.') ? 'cert' : 'API'} name does not resolve, the managed-identity token request fails and the compute falls back to device login.`
       : 'so notebooks cannot reach the workspace notebook service.') +
-    (confirmations.length ? ` Observed: ${confirmations.map(describeLookup).join('; ')}.` : '');
+    (confirmations.length ? ` Observed: ${confirmations.map(answerVia).join('; ')}.` : '');
 
   const evidence: Evidence[] = [
     { resourceId: zone.id, property: 'A record sets (Microsoft.Network/privateDnsZones/A)', observed: t.records.length ? `no record ${t.recordName}; records: ${t.records.map((r) => r.name).join(', ')}` : 'no A records', expected: `A ${t.recordName} -> ${t.expectedIps.join(', ') || "the endpoint's private IP"}` },
@@ -76,19 +54,16 @@ function finding(s: Snapshot, scope: PrivateScope, t: Extract<RecordTarget, { ki
       const index = pe.customDnsConfigs.findIndex((c) => c.fqdn.toLowerCase() === t.fqdn);
       return { resourceId: pe.id, property: index >= 0 ? `properties.customDnsConfigs[${index}]` : 'properties.customDnsConfigs', observed: `${t.fqdn} -> ${t.expectedIps.join(', ') || 'no IP'}`, expected: `an A record ${t.recordName} in ${t.zoneName}` };
     }),
-    ...confirmations.map((l) => ({ property: `A ${l.name} @ ${l.resolver}`, observed: describeLookup(l), expected: t.expectedIps.join(', ') || 'a private IP' })),
+    ...confirmations.map((l) => lookupEvidence(l, t.expectedIps.join(', ') || 'a private IP')),
   ];
 
   const azCli = t.expectedIps.map((ip) => `az network private-dns record-set a add-record --subscription ${z.subscription} -g ${z.resourceGroup} -z ${t.zoneName} -n ${t.recordName} -a ${ip}`);
-  const managed = t.endpoints.some((pe) => (zoneGroupZoneIds(pe) ?? []).some((id) => sameId(id, zone.id)));
-  const lacking = t.endpoints.filter((pe) => {
-    const ids = zoneGroupZoneIds(pe);
-    return ids !== undefined && !ids.some((id) => sameId(id, zone.id));
-  });
+  const managed = t.endpoints.some((pe) => groupReferences(pe, zone.id));
+  // Endpoints whose (readable) zone groups do not reference the zone.
+  const lacking = t.endpoints.filter((pe) => pe.zoneGroups.ok && !groupReferences(pe, zone.id));
   for (const pe of lacking) {
-    const p = azParts(pe.id);
     const group = pe.zoneGroups.ok ? pe.zoneGroups.value[0] : undefined;
-    azCli.push(`az network private-endpoint dns-zone-group ${group ? 'add' : 'create'} --subscription ${p.subscription} -g ${p.resourceGroup} --endpoint-name ${pe.name} -n ${group?.name ?? 'default'} --private-dns-zone ${zone.id} --zone-name ${zoneConfigLabel(cloud, t.zoneName)}`);
+    azCli.push(zoneGroupCommand(group ? 'add' : 'create', { scopeId: pe.id, endpoint: pe.name, group: group?.name ?? 'default', zoneId: zone.id, label: zoneConfigLabel(cloud, t.zoneName) }));
   }
   const nicHint = t.expectedIps.length === 0 ? ` The endpoint's IP for this name is unknown: read it with az network nic show --ids ${t.endpoints[0]?.networkInterfaceIds[0] ?? '<nic id>'} --query "ipConfigurations[*].{ip: privateIPAddress, fqdns: privateLinkConnectionProperties.fqdns}".` : '';
   const summary =

@@ -3,52 +3,19 @@
  * the zone that answers for it, but points to an address that is not the endpoint's private IP for
  * that name (typically a hand-made record left behind when the endpoint was recreated).
  */
-import { sameId } from '../model/arm-id.ts';
 import type { Evidence } from '../report/schema.ts';
 import type { Snapshot } from '../model/snapshot.ts';
 import type { FindingDraft, Rule, RuleResult } from './rule.ts';
-import { isUnknown } from './support.ts';
-import {
-  azParts,
-  computeVnetGroups,
-  describeLookup,
-  listText,
-  lookupsFor,
-  named,
-  noIpReason,
-  noZoneGap,
-  privateScope,
-  recordTargets,
-  undetermined,
-  zoneConfigLabel,
-  zoneGroupZoneIds,
-  zoneSubjects,
-  type PrivateScope,
-  type RecordTarget,
-} from './support-a.ts';
+import { answersWith, answerVia, azParts, listText, lookupEvidence, lookupsFor, named, type WorkspaceScope } from './support.ts';
+import { checkRecordTargets, computesText, groupReferences, noIpReason, zoneConfigLabel, zoneSubjects, type ZoneTarget } from './support-endpoints.ts';
 
 const CODE = 'PRIVATE_DNS_RECORD_STALE';
 
-type ZoneTarget = Extract<RecordTarget, { kind: 'zone' }>;
-
 function check(s: Snapshot): RuleResult[] {
-  const scope = privateScope(s);
-  if (Array.isArray(scope)) return scope;
-  const targets = recordTargets(s, scope);
-  if (isUnknown(targets)) return [undetermined(targets)];
-  const results: RuleResult[] = targets.map((t) => judge(s, scope, t));
-  results.push(...scope.unreadable.map(undetermined));
-  if (results.length === 0) {
-    return [{ status: 'pass', resourceId: scope.ws.id, detail: `Does not apply: workspace ${scope.ws.name} has no private endpoint (see WORKSPACE_PRIVATE_ENDPOINT_MISSING).` }];
-  }
-  return results;
+  return checkRecordTargets(s, (scope, t) => judge(s, scope, t));
 }
 
-function judge(s: Snapshot, scope: PrivateScope, t: RecordTarget): RuleResult {
-  if (t.kind === 'unknown') return undetermined(t.unknown);
-  if (t.kind === 'no-zone') {
-    return noZoneGap(s, scope, t.zoneName, t.fqdn) ?? { status: 'pass', resourceId: scope.ws.id, detail: `Does not apply to ${t.fqdn}: no private DNS zone ${t.zoneName} exists (see PRIVATE_DNS_ZONE_MISSING).` };
-  }
+function judge(s: Snapshot, scope: WorkspaceScope, t: ZoneTarget): RuleResult {
   if (!t.record) return { status: 'pass', resourceId: t.zone.id, detail: `Does not apply to ${t.fqdn}: zone ${named(t.zone.id)} has no A record ${t.recordName} (see PRIVATE_DNS_RECORD_MISSING).` };
   if (t.expectedIps.length === 0) {
     return { status: 'undetermined', item: `expected private IP of ${t.fqdn}`, reason: noIpReason(t), resourceId: t.endpoints[0]?.id ?? t.record.id };
@@ -65,14 +32,13 @@ function staleIps(t: ZoneTarget): string[] {
   return (t.record?.ipv4Addresses ?? []).filter((ip) => !t.expectedIps.includes(ip));
 }
 
-function finding(s: Snapshot, scope: PrivateScope, t: ZoneTarget, stale: string[]): FindingDraft {
+function finding(s: Snapshot, scope: WorkspaceScope, t: ZoneTarget, stale: string[]): FindingDraft {
   const record = t.record as NonNullable<ZoneTarget['record']>;
   const z = azParts(t.zone.id);
   const peNames = listText(t.endpoints.map((pe) => pe.name));
-  const groups = computeVnetGroups(s);
-  const who = isUnknown(groups) || groups.length === 0 ? 'the compute' : listText(groups.flatMap((g) => g.computes.map((c) => c.name)));
+  const who = computesText(s);
   const isApi = zoneConfigLabel(scope.cloud, t.zoneName) === 'api';
-  const observed = lookupsFor(s, t.fqdn).filter((l) => l.status === 'ok' && l.addresses.some((a) => stale.includes(a)));
+  const observed = lookupsFor(s, t.fqdn).filter((l) => answersWith(l, stale));
   const recordIps = record.ipv4Addresses.join(', ') || 'no address';
 
   const explanation =
@@ -81,7 +47,7 @@ function finding(s: Snapshot, scope: PrivateScope, t: ZoneTarget, stale: string[
     (isApi
       ? 'so the connection times out or fails TLS, the managed-identity token request fails and the compute falls back to device login.'
       : 'so notebooks cannot reach the workspace notebook service.') +
-    (observed.length ? ` Observed: ${observed.map(describeLookup).join('; ')}.` : '');
+    (observed.length ? ` Observed: ${observed.map(answerVia).join('; ')}.` : '');
 
   const evidence: Evidence[] = [
     { resourceId: record.id, property: 'properties.aRecords[*].ipv4Address', observed: recordIps, expected: t.expectedIps.join(', ') },
@@ -89,7 +55,7 @@ function finding(s: Snapshot, scope: PrivateScope, t: ZoneTarget, stale: string[
       const index = pe.customDnsConfigs.findIndex((c) => c.fqdn.toLowerCase() === t.fqdn);
       return { resourceId: pe.id, property: index >= 0 ? `properties.customDnsConfigs[${index}].ipAddresses` : 'ipConfigurations[*].privateIPAddress (endpoint NIC)', observed: t.expectedIps.join(', '), expected: `the address A ${t.recordName} points to` };
     }),
-    ...observed.map((l) => ({ property: `A ${l.name} @ ${l.resolver}`, observed: describeLookup(l), expected: t.expectedIps.join(', ') })),
+    ...observed.map((l) => lookupEvidence(l, t.expectedIps.join(', '))),
   ];
 
   const scopeFlags = `--subscription ${z.subscription} -g ${z.resourceGroup} -z ${t.zoneName} -n ${t.recordName}`;
@@ -98,7 +64,7 @@ function finding(s: Snapshot, scope: PrivateScope, t: ZoneTarget, stale: string[
     ...t.expectedIps.filter((ip) => !record.ipv4Addresses.includes(ip)).map((ip) => `az network private-dns record-set a add-record ${scopeFlags} -a ${ip}`),
     ...stale.map((ip) => `az network private-dns record-set a remove-record ${scopeFlags} -a ${ip}`),
   ];
-  const managed = t.endpoints.some((pe) => (zoneGroupZoneIds(pe) ?? []).some((id) => sameId(id, t.zone.id)));
+  const managed = t.endpoints.some((pe) => groupReferences(pe, t.zone.id));
   const summary =
     `Point ${t.recordName} in ${t.zoneName} at ${t.expectedIps.join(', ')} and remove ${stale.join(', ') || 'nothing'}.` +
     (managed

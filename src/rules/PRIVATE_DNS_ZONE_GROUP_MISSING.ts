@@ -7,36 +7,18 @@ import { nameOf } from '../model/arm-id.ts';
 import type { Evidence } from '../report/schema.ts';
 import type { PrivateDnsZoneGroupObs, PrivateEndpointObs, Snapshot } from '../model/snapshot.ts';
 import type { FindingDraft, Rule, RuleResult } from './rule.ts';
-import {
-  azParts,
-  fqdnsInZone,
-  listText,
-  named,
-  nameSubjects,
-  privateScope,
-  requiredZones,
-  resolverVnetsOfComputes,
-  servingZone,
-  undetermined,
-  zoneConfigLabel,
-  zonesNamed,
-  type PrivateScope,
-} from './support-a.ts';
+import { azParts, listText, named, privateScope, requiredZones, type WorkspaceScope } from './support.ts';
+import { endpointResults, fqdnsInZone, nameSubjects, newZone, servingZone, zoneConfigLabel, zoneGroupCommand } from './support-endpoints.ts';
 
 const CODE = 'PRIVATE_DNS_ZONE_GROUP_MISSING';
 
 function check(s: Snapshot): RuleResult[] {
   const scope = privateScope(s);
   if (Array.isArray(scope)) return scope;
-  const results: RuleResult[] = scope.endpoints.map((pe) => judge(s, scope, pe));
-  results.push(...scope.unreadable.map(undetermined));
-  if (results.length === 0) {
-    return [{ status: 'pass', resourceId: scope.ws.id, detail: `Does not apply: workspace ${scope.ws.name} has no private endpoint (see WORKSPACE_PRIVATE_ENDPOINT_MISSING).` }];
-  }
-  return results;
+  return endpointResults(scope, scope.endpoints.map((pe) => judge(s, scope, pe)));
 }
 
-function judge(s: Snapshot, scope: PrivateScope, pe: PrivateEndpointObs): RuleResult {
+function judge(s: Snapshot, scope: WorkspaceScope, pe: PrivateEndpointObs): RuleResult {
   if (!pe.zoneGroups.ok) return { status: 'undetermined', item: `DNS zone groups of private endpoint ${pe.name}`, reason: pe.zoneGroups.error.message, resourceId: pe.id };
   const groups = pe.zoneGroups.value;
   const referenced = new Set(groups.flatMap((g) => g.zoneConfigs.map((c) => nameOf(c.privateDnsZoneId).toLowerCase())));
@@ -52,7 +34,7 @@ function describeGroups(groups: PrivateDnsZoneGroupObs[]): string {
   return groups.map((g) => `${g.name}: ${g.zoneConfigs.map((c) => nameOf(c.privateDnsZoneId)).join(', ') || 'no zones'}`).join('; ');
 }
 
-function finding(s: Snapshot, scope: PrivateScope, pe: PrivateEndpointObs, groups: PrivateDnsZoneGroupObs[], missing: string[]): FindingDraft {
+function finding(s: Snapshot, scope: WorkspaceScope, pe: PrivateEndpointObs, groups: PrivateDnsZoneGroupObs[], missing: string[]): FindingDraft {
   const { cloud } = scope;
   const names = missing.flatMap((z) => fqdnsInZone(scope, z));
   const authBroken = missing.some((z) => zoneConfigLabel(cloud, z) === 'api');
@@ -78,7 +60,7 @@ function finding(s: Snapshot, scope: PrivateScope, pe: PrivateEndpointObs, group
   const p = azParts(pe.id);
   const azCli: string[] = [];
   const groupName = groups[0]?.name ?? 'default';
-  let verb = groups.length === 0 ? 'create' : 'add';
+  let verb: 'create' | 'add' = groups.length === 0 ? 'create' : 'add';
   const notFound: string[] = [];
   const unknownZones: string[] = [];
   for (const zoneName of missing) {
@@ -95,15 +77,11 @@ function finding(s: Snapshot, scope: PrivateScope, pe: PrivateEndpointObs, group
     } else {
       // No zone of this name was found: create it first, beside the other workspace zone if there is one.
       notFound.push(zoneName);
-      const sibling = zones ? requiredZones(s).map((n) => zonesNamed(zones, n)[0]).find((z) => !!z) : undefined;
-      const home = azParts(sibling?.id ?? pe.id);
-      zoneId = `/subscriptions/${home.subscription}/resourceGroups/${home.resourceGroup}/providers/Microsoft.Network/privateDnsZones/${zoneName}`;
-      azCli.push(`az network private-dns zone create --subscription ${home.subscription} -g ${home.resourceGroup} -n ${zoneName}`);
-      for (const v of resolverVnetsOfComputes(s)) {
-        azCli.push(`az network private-dns link vnet create --subscription ${home.subscription} -g ${home.resourceGroup} -z ${zoneName} -n ${v.name}-link -v ${v.id} -e false`);
-      }
+      const created = newZone(s, zones, zoneName, pe.id);
+      zoneId = created.zoneId;
+      azCli.push(...created.azCli);
     }
-    azCli.push(`az network private-endpoint dns-zone-group ${verb} --subscription ${p.subscription} -g ${p.resourceGroup} --endpoint-name ${pe.name} -n ${groupName} --private-dns-zone ${zoneId} --zone-name ${zoneConfigLabel(cloud, zoneName)}`);
+    azCli.push(zoneGroupCommand(verb, { scopeId: pe.id, endpoint: pe.name, group: groupName, zoneId, label: zoneConfigLabel(cloud, zoneName) }));
     verb = 'add';
   }
   const summary =

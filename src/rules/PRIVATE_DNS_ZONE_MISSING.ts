@@ -7,23 +7,8 @@ import { nameOf } from '../model/arm-id.ts';
 import type { Evidence } from '../report/schema.ts';
 import type { PrivateDnsZonesObs, PrivateEndpointObs, Snapshot } from '../model/snapshot.ts';
 import type { FindingDraft, Rule, RuleResult } from './rule.ts';
-import { isUnknown, unknownFrom } from './support.ts';
-import {
-  azParts,
-  failedZoneSearches,
-  fqdnsInZone,
-  listText,
-  named,
-  privateScope,
-  requiredZones,
-  resolverVnetsOfComputes,
-  undetermined,
-  zoneConfigLabel,
-  zoneGroupZoneIds,
-  zonesNamed,
-  zoneSubjects,
-  type PrivateScope,
-} from './support-a.ts';
+import { azScope, listText, named, privateScope, requiredZones, undetermined, unknownFrom, zoneGroupZoneIds, zonesNamed, type WorkspaceScope } from './support.ts';
+import { failedZoneSearches, fqdnsInZone, newZone, zoneConfigLabel, zoneGroupCommand, zoneSubjects } from './support-endpoints.ts';
 
 const CODE = 'PRIVATE_DNS_ZONE_MISSING';
 
@@ -41,7 +26,7 @@ function check(s: Snapshot): RuleResult[] {
   return requiredZones(s).map((zoneName) => judge(s, scope, zones, zoneName, first));
 }
 
-function judge(s: Snapshot, scope: PrivateScope, zones: PrivateDnsZonesObs, zoneName: string, blamed: PrivateEndpointObs): RuleResult {
+function judge(s: Snapshot, scope: WorkspaceScope, zones: PrivateDnsZonesObs, zoneName: string, blamed: PrivateEndpointObs): RuleResult {
   const found = zonesNamed(zones, zoneName);
   if (found.length > 0) {
     return { status: 'pass', resourceId: found[0]?.id ?? blamed.id, detail: `Private DNS zone ${zoneName} exists: ${found.map((z) => named(z.id)).join(', ')}.` };
@@ -53,8 +38,8 @@ function judge(s: Snapshot, scope: PrivateScope, zones: PrivateDnsZonesObs, zone
   return { status: 'fail', finding: finding(s, scope, zones, zoneName, blamed) };
 }
 
-function finding(s: Snapshot, scope: PrivateScope, zones: PrivateDnsZonesObs, zoneName: string, blamed: PrivateEndpointObs): FindingDraft {
-  const { ws, cloud, endpoints } = scope;
+function finding(s: Snapshot, scope: WorkspaceScope, zones: PrivateDnsZonesObs, zoneName: string, blamed: PrivateEndpointObs): FindingDraft {
+  const { cloud, endpoints } = scope;
   const names = fqdnsInZone(scope, zoneName);
   const isApi = zoneConfigLabel(cloud, zoneName) === 'api';
   // Zone groups may still point at a zone of this name that was deleted.
@@ -85,28 +70,17 @@ function finding(s: Snapshot, scope: PrivateScope, zones: PrivateDnsZonesObs, zo
     });
   }
 
-  // Create the zone beside the other workspace zone when there is one, else beside the endpoint.
-  const sibling = requiredZones(s).map((n) => zonesNamed(zones, n)[0]).find((z) => !!z);
-  const home = azParts(sibling?.id ?? blamed.id);
-  const zoneId = `/subscriptions/${home.subscription}/resourceGroups/${home.resourceGroup}/providers/Microsoft.Network/privateDnsZones/${zoneName}`;
-  const azCli = [`az network private-dns zone create --subscription ${home.subscription} -g ${home.resourceGroup} -n ${zoneName}`];
-  const resolvers = resolverVnetsOfComputes(s);
-  for (const v of resolvers) {
-    azCli.push(`az network private-dns link vnet create --subscription ${home.subscription} -g ${home.resourceGroup} -z ${zoneName} -n ${v.name}-link -v ${v.id} -e false`);
-  }
+  const { home, zoneId, resolvers, azCli } = newZone(s, zones, zoneName, blamed.id);
   const label = zoneConfigLabel(cloud, zoneName);
   for (const pe of endpoints) {
-    const p = azParts(pe.id);
     const group = pe.zoneGroups.ok ? pe.zoneGroups.value[0] : undefined;
     if (group) {
       // A config still pointing at a deleted zone of this name is replaced (zone groups write records only when they change).
       for (const c of group.zoneConfigs.filter((c) => nameOf(c.privateDnsZoneId).toLowerCase() === zoneName.toLowerCase())) {
-        azCli.push(`az network private-endpoint dns-zone-group remove --subscription ${p.subscription} -g ${p.resourceGroup} --endpoint-name ${pe.name} -n ${group.name} --zone-name ${c.name ?? label}`);
+        azCli.push(`az network private-endpoint dns-zone-group remove ${azScope(pe.id)} --endpoint-name ${pe.name} -n ${group.name} --zone-name ${c.name ?? label}`);
       }
-      azCli.push(`az network private-endpoint dns-zone-group add --subscription ${p.subscription} -g ${p.resourceGroup} --endpoint-name ${pe.name} -n ${group.name} --private-dns-zone ${zoneId} --zone-name ${label}`);
-    } else {
-      azCli.push(`az network private-endpoint dns-zone-group create --subscription ${p.subscription} -g ${p.resourceGroup} --endpoint-name ${pe.name} -n default --private-dns-zone ${zoneId} --zone-name ${label}`);
     }
+    azCli.push(zoneGroupCommand(group ? 'add' : 'create', { scopeId: pe.id, endpoint: pe.name, group: group?.name ?? 'default', zoneId, label }));
   }
   const summary =
     `Create the private DNS zone ${zoneName} in ${home.resourceGroup}, link it to ${resolvers.length ? listText(resolvers.map((v) => v.name)) : 'the VNet whose DNS resolver the compute uses'} (registration disabled), and add it to the endpoint's DNS zone group so Azure writes the A records.` +

@@ -8,35 +8,46 @@ import { idKey, sameId } from '../model/arm-id.ts';
 import type { PrivateDnsZonesObs, Snapshot, VnetLinkObs, VnetObs } from '../model/snapshot.ts';
 import type { Evidence } from '../report/schema.ts';
 import type { FindingDraft, Rule, RuleResult } from './rule.ts';
-import { isUnknown, knownVnets, peeringBetween, resolverOf, unknownFrom, vnetById, type ResolverView, type Unknown } from './support.ts';
 import {
-  AZURE_DNS_IP,
   azParts,
   azScope,
-  blamedZone,
+  byIdKey,
   capitalize,
   computeLabel,
   computeVnetGroups,
-  dnsServersText,
-  existingZonesNamed,
-  expectedIps,
-  isFailedLookup,
   isPublicAnswer,
-  linkNameFor,
-  linkStateText,
-  linkWorks,
+  isUnknown,
+  knownVnets,
   listText,
   lookupEvidence,
   lookupsFor,
+  peeringBetween,
   requiredZones,
-  undeterminedFrom,
-  unreadableVnets,
-  workspaceDnsNames,
+  resolverOf,
+  undetermined,
+  unknownFrom,
+  valuesByKey,
+  vnetById,
   workspaceScope,
   zoneOfName,
+  zonesNamed,
+  type ResolverView,
+  type Unknown,
   type WorkspaceScope,
   type ZoneEntry,
-} from './support-b.ts';
+} from './support.ts';
+import {
+  AZURE_DNS_IP,
+  blamedZone,
+  dnsServersText,
+  expectedIps,
+  isFailedLookup,
+  linkNameFor,
+  linkStateText,
+  linkWorks,
+  unreadableVnets,
+  workspaceDnsNames,
+} from './support-dns.ts';
 
 const CODE = 'PRIVATE_DNS_ZONE_NOT_LINKED';
 
@@ -47,12 +58,12 @@ interface ResolverTarget {
 }
 
 function check(s: Snapshot): RuleResult[] {
-  const scope = workspaceScope(s, true, 'computes reach it over its public endpoint, so private DNS zone links do not decide where its names resolve.');
+  const scope = workspaceScope(s, '; computes reach it over its public endpoint, so private DNS zone links do not decide where its names resolve.');
   if (Array.isArray(scope)) return scope;
   const groups = computeVnetGroups(s);
-  if (isUnknown(groups)) return [undeterminedFrom(groups)];
+  if (isUnknown(groups)) return [undetermined(groups)];
   if (groups.length === 0) return [{ status: 'pass', resourceId: scope.ws.id, detail: 'Does not apply: no compute in scope sits in a customer virtual network.' }];
-  if (!s.privateDnsZones?.ok) return [undeterminedFrom(unknownFrom('private DNS zone links', s.privateDnsZones, 'the private DNS zones'))];
+  if (!s.privateDnsZones?.ok) return [undetermined(unknownFrom('private DNS zone links', s.privateDnsZones, 'the private DNS zones'))];
   const zones = s.privateDnsZones.value;
 
   const results: RuleResult[] = [];
@@ -60,7 +71,7 @@ function check(s: Snapshot): RuleResult[] {
   for (const g of groups) {
     const vnet = vnetById(s, g.vnetId);
     if (isUnknown(vnet)) {
-      results.push(undeterminedFrom(vnet));
+      results.push(undetermined(vnet));
       continue;
     }
     const view = resolverOf(s, vnet);
@@ -73,7 +84,7 @@ function check(s: Snapshot): RuleResult[] {
     t.uses.push({ vnet, view, computeNames: g.computes.map(computeLabel) });
     targets.set(idKey(resolverVnet.id), t);
   }
-  for (const [, target] of [...targets.entries()].sort(([a], [b]) => a.localeCompare(b))) {
+  for (const target of valuesByKey(targets)) {
     for (const zoneName of requiredZones(s)) results.push(judge(s, scope, zones, zoneName, target));
   }
   return results;
@@ -104,12 +115,12 @@ function linksOf(entry: ZoneEntry): ZoneLinks {
   if (!entry.observed.ok) return { entry, unknown: { unknown: true, item, reason: entry.observed.error.message, resourceId: entry.id } };
   const links = entry.observed.value.links;
   if (!links.ok) return { entry, unknown: { unknown: true, item, reason: links.error.message, resourceId: entry.id } };
-  return { entry, links: [...links.value].sort((a, b) => idKey(a.id).localeCompare(idKey(b.id))) };
+  return { entry, links: [...links.value].sort(byIdKey) };
 }
 
 function judge(s: Snapshot, scope: WorkspaceScope, zones: PrivateDnsZonesObs, zoneName: string, target: ResolverTarget): RuleResult {
   const { resolverVnet } = target;
-  const candidates = existingZonesNamed(zones, zoneName);
+  const candidates = zonesNamed(zones, zoneName);
   if (candidates.length === 0) {
     return { status: 'pass', resourceId: resolverVnet.id, detail: `No private DNS zone ${zoneName} was found, so there is no zone to judge for ${resolverVnet.name} (PRIVATE_DNS_ZONE_MISSING covers a missing zone).` };
   }
@@ -217,7 +228,7 @@ function peeringsToLinked(resolverVnet: VnetObs, linkedVnetIds: string[]) {
     .map((id) => peeringBetween(resolverVnet, id))
     .filter((p): p is NonNullable<typeof p> => !!p)
     .filter((p, i, all) => all.findIndex((q) => sameId(q.id, p.id)) === i)
-    .sort((a, b) => idKey(a.id).localeCompare(idKey(b.id)));
+    .sort(byIdKey);
 }
 
 function remediation(scope: WorkspaceScope, zoneName: string, resolverVnet: VnetObs, blamed: ZoneEntry, stuck: { zone: ZoneEntry; link: VnetLinkObs } | undefined, names: string[]) {

@@ -7,20 +7,27 @@ import { idKey, nameOf } from '../model/arm-id.ts';
 import type { Evidence } from '../report/schema.ts';
 import type { PeeringObs, PrivateEndpointObs, Snapshot, VnetObs } from '../model/snapshot.ts';
 import type { FindingDraft, Rule, RuleResult } from './rule.ts';
-import { endpointIpsFor, isUnknown, peeringBetween, peeringWorks, vnetById, type Unknown } from './support.ts';
 import {
   azParts,
   azScope,
+  capitalize,
   computeNames,
-  computeVnetGroups,
+  endpointIpsFor,
+  isUnknown,
+  judgeComputeVnets,
   listText,
+  peeringBetween,
+  peeringWorks,
   privateScope,
   undetermined,
+  valuesByKey,
+  vnetById,
   vnetOfEndpoint,
-  workspaceNameSubjects,
   type ComputeVnetGroup,
-  type PrivateScope,
-} from './support-a.ts';
+  type Unknown,
+  type WorkspaceScope,
+} from './support.ts';
+import { workspaceNameSubjects } from './support-endpoints.ts';
 
 const CODE = 'VNET_PEERING_NOT_CONNECTED';
 
@@ -42,15 +49,10 @@ const exists = (p: Pair) => !!p.local || !!p.back;
 function check(s: Snapshot): RuleResult[] {
   const scope = privateScope(s);
   if (Array.isArray(scope)) return scope;
-  const groups = computeVnetGroups(s);
-  if (isUnknown(groups)) return [undetermined(groups)];
-  if (groups.length === 0) {
-    return [{ status: 'pass', resourceId: scope.ws.id, detail: 'Does not apply: no compute in scope sits in a customer virtual network.' }];
-  }
-  return groups.flatMap((g) => judgeVnet(s, scope, g));
+  return judgeComputeVnets(s, scope.ws, (g) => judgeVnet(s, scope, g));
 }
 
-function pairsFor(s: Snapshot, scope: PrivateScope, vnet: VnetObs): Pair[] {
+function pairsFor(s: Snapshot, scope: WorkspaceScope, vnet: VnetObs): Pair[] {
   const byRemote = new Map<string, Pair>();
   for (const pe of scope.endpoints) {
     const remoteId = vnetOfEndpoint(pe);
@@ -65,10 +67,10 @@ function pairsFor(s: Snapshot, scope: PrivateScope, vnet: VnetObs): Pair[] {
     const back = isUnknown(remote) ? undefined : peeringBetween(remote, vnet.id);
     byRemote.set(idKey(remoteId), { vnet, remoteId, remote, endpoints: [pe], ...(local ? { local } : {}), ...(back ? { back } : {}) });
   }
-  return [...byRemote.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([, p]) => p);
+  return valuesByKey(byRemote);
 }
 
-function judgeVnet(s: Snapshot, scope: PrivateScope, g: ComputeVnetGroup): RuleResult[] {
+function judgeVnet(s: Snapshot, scope: WorkspaceScope, g: ComputeVnetGroup): RuleResult[] {
   const vnetName = nameOf(g.vnetId);
   const own = scope.endpoints.find((pe) => idKey(vnetOfEndpoint(pe) ?? '') === idKey(g.vnetId));
   if (own) return [{ status: 'pass', resourceId: g.vnetId, detail: `Does not apply: ${vnetName} holds workspace private endpoint ${own.name} itself, no peering is needed.` }];
@@ -114,7 +116,7 @@ function fixSide(from: { id: string; name: string }, toId: string, p: PeeringObs
   return p.allowVirtualNetworkAccess === false ? [`az network vnet peering update ${azScope(from.id)} -n ${name} --vnet-name ${from.name} --allow-vnet-access true`] : [];
 }
 
-function finding(scope: PrivateScope, g: ComputeVnetGroup, p: Pair): FindingDraft {
+function finding(scope: WorkspaceScope, g: ComputeVnetGroup, p: Pair): FindingDraft {
   const vnet = p.vnet;
   const remoteName = nameOf(p.remoteId);
   const localBad = !peeringWorks(p.local);
@@ -130,7 +132,7 @@ function finding(scope: PrivateScope, g: ComputeVnetGroup, p: Pair): FindingDraf
   const ips = [...new Set(p.endpoints.flatMap((pe) => authNames.flatMap((n) => endpointIpsFor(pe, n))))];
   const who = computeNames(g);
   const explanation =
-    `${who.charAt(0).toUpperCase()}${who.slice(1)} sits in ${vnet.name}, which has no workspace private endpoint of its own; the endpoint ${listText(p.endpoints.map((pe) => pe.name))} is in ${remoteName}. ` +
+    `${capitalize(who)} sits in ${vnet.name}, which has no workspace private endpoint of its own; the endpoint ${listText(p.endpoints.map((pe) => pe.name))} is in ${remoteName}. ` +
     `Peering ${listText(sides)}, so traffic does not flow between the VNets: the compute cannot reach ${ips.join(', ') || "the endpoint's private IP"} for the workspace API and cert names, its managed-identity token request fails and it falls back to device login.`;
 
   const evidence: Evidence[] = [];

@@ -5,25 +5,26 @@
  */
 import { idKey, nameOf, sameId } from '../model/arm-id.ts';
 import type { Evidence } from '../report/schema.ts';
-import { requiredZoneNames } from '../model/cloud.ts';
 import type { Snapshot, VnetObs } from '../model/snapshot.ts';
 import type { FindingDraft, Rule, RuleResult } from './rule.ts';
-import { isUnknown, peeringBetween, vnetById, workspaceFqdns } from './support.ts';
 import {
-  azParts,
   azScope,
   computeNames,
-  computeVnetGroups,
+  isUnknown,
+  judgeComputeVnets,
   listText,
+  peeringBetween,
   privateScope,
+  requiredZones,
   undetermined,
+  vnetById,
   vnetOfEndpoint,
-  workspaceNameSubjects,
-  zoneConfigLabel,
+  workspaceFqdns,
   zonesNamed,
   type ComputeVnetGroup,
-  type PrivateScope,
-} from './support-a.ts';
+  type WorkspaceScope,
+} from './support.ts';
+import { workspaceNameSubjects, zoneConfigLabel, zoneGroupCommand } from './support-endpoints.ts';
 
 const CODE = 'WORKSPACE_PRIVATE_ENDPOINT_MISSING';
 
@@ -37,15 +38,10 @@ function hasPeering(s: Snapshot, computeVnet: VnetObs, otherId: string): boolean
 function check(s: Snapshot): RuleResult[] {
   const scope = privateScope(s);
   if (Array.isArray(scope)) return scope;
-  const groups = computeVnetGroups(s);
-  if (isUnknown(groups)) return [undetermined(groups)];
-  if (groups.length === 0) {
-    return [{ status: 'pass', resourceId: scope.ws.id, detail: 'Does not apply: no compute in scope sits in a customer virtual network (managed or serverless computes only).' }];
-  }
-  return groups.map((g) => judgeVnet(s, scope, g));
+  return judgeComputeVnets(s, scope.ws, (g) => judgeVnet(s, scope, g), ' (managed or serverless computes only)');
 }
 
-function judgeVnet(s: Snapshot, scope: PrivateScope, g: ComputeVnetGroup): RuleResult {
+function judgeVnet(s: Snapshot, scope: WorkspaceScope, g: ComputeVnetGroup): RuleResult {
   const vnetName = nameOf(g.vnetId);
   const own = scope.endpoints.find((pe) => sameId(vnetOfEndpoint(pe), g.vnetId));
   if (own) return { status: 'pass', resourceId: g.vnetId, detail: `Workspace private endpoint ${own.name} sits in ${vnetName}, the VNet of ${computeNames(g)}.` };
@@ -71,7 +67,7 @@ function judgeVnet(s: Snapshot, scope: PrivateScope, g: ComputeVnetGroup): RuleR
   return { status: 'fail', finding: finding(s, scope, g, vnet) };
 }
 
-function finding(s: Snapshot, scope: PrivateScope, g: ComputeVnetGroup, vnet: VnetObs): FindingDraft {
+function finding(s: Snapshot, scope: WorkspaceScope, g: ComputeVnetGroup, vnet: VnetObs): FindingDraft {
   const { ws, endpoints, cloud } = scope;
   const api = ws.fqdns.api ?? workspaceFqdns(ws, endpoints, cloud)[0] ?? 'the workspace API name';
   const elsewhere = endpoints.map((pe) => `${pe.name} in ${nameOf(vnetOfEndpoint(pe) as string)}`);
@@ -99,7 +95,6 @@ function finding(s: Snapshot, scope: PrivateScope, g: ComputeVnetGroup, vnet: Vn
 
   const compute = g.computes[0];
   const subnetName = compute?.subnetId ? nameOf(compute.subnetId) : '<subnet>';
-  const v = azParts(vnet.id);
   const peName = `pe-${ws.name}-${vnet.name}`;
   const azCli = [
     `az network private-endpoint create ${azScope(vnet.id)} -n ${peName}${vnet.location ? ` -l ${vnet.location}` : ''} --vnet-name ${vnet.name} --subnet ${subnetName} --private-connection-resource-id ${ws.id} --group-id amlworkspace --connection-name ${peName}`,
@@ -107,11 +102,10 @@ function finding(s: Snapshot, scope: PrivateScope, g: ComputeVnetGroup, vnet: Vn
   // Register the endpoint's names in the existing private DNS zones (if they exist yet).
   if (s.privateDnsZones?.ok) {
     let first = true;
-    for (const zoneName of requiredZoneNames(cloud)) {
+    for (const zoneName of requiredZones(s)) {
       const zone = zonesNamed(s.privateDnsZones.value, zoneName)[0];
       if (!zone) continue;
-      const verb = first ? 'create' : 'add';
-      azCli.push(`az network private-endpoint dns-zone-group ${verb} --subscription ${v.subscription} -g ${v.resourceGroup} --endpoint-name ${peName} -n default --private-dns-zone ${zone.id} --zone-name ${zoneConfigLabel(cloud, zoneName)}`);
+      azCli.push(zoneGroupCommand(first ? 'create' : 'add', { scopeId: vnet.id, endpoint: peName, group: 'default', zoneId: zone.id, label: zoneConfigLabel(cloud, zoneName) }));
       first = false;
     }
   }

@@ -7,8 +7,8 @@ import { idKey, nameOf, sameId } from '../model/arm-id.ts';
 import type { Evidence } from '../report/schema.ts';
 import type { PrivateEndpointObs, PrivateLinkConnectionObs, ProbeError, Snapshot, WorkspaceObs, WorkspacePrivateEndpointConnection } from '../model/snapshot.ts';
 import type { FindingDraft, Rule, RuleResult } from './rule.ts';
-import { cloudOf, isPrivateWorkspace, isUnknown, isWorkspaceEndpoint, workspaceFqdns, workspaceOf } from './support.ts';
-import { azParts, azScope, listText, nameSubjects, undetermined, zoneConfigLabel } from './support-a.ts';
+import { azParts, azScope, cloudOf, isWorkspaceEndpoint, judgedWorkspace, listText, workspaceFqdns } from './support.ts';
+import { nameSubjects, zoneConfigLabel, zoneGroupCommand } from './support-endpoints.ts';
 
 const CODE = 'WORKSPACE_PRIVATE_ENDPOINT_NOT_APPROVED';
 const APPROVE_NOTE = '"Approved by aml-netdoctor remediation"';
@@ -57,11 +57,8 @@ function items(s: Snapshot, ws: WorkspaceObs): Item[] {
 }
 
 function check(s: Snapshot): RuleResult[] {
-  const ws = workspaceOf(s);
-  if (isUnknown(ws)) return [undetermined(ws)];
-  if (!isPrivateWorkspace(ws)) {
-    return [{ status: 'pass', resourceId: ws.id, detail: `Does not apply: workspace ${ws.name} has public network access ${ws.publicNetworkAccess ?? 'not set (Enabled)'}.` }];
-  }
+  const ws = judgedWorkspace(s, '.');
+  if (Array.isArray(ws)) return ws;
   const all = items(s, ws);
   if (all.length === 0) {
     if (s.privateEndpoints && !s.privateEndpoints.ok) return [{ status: 'undetermined', item: 'workspace private endpoints', reason: s.privateEndpoints.error.message }];
@@ -128,7 +125,7 @@ function finding(s: Snapshot, ws: WorkspaceObs, item: Item, problems: Evidence[]
       if (pe.zoneGroups.ok) {
         for (const g of pe.zoneGroups.value) {
           g.zoneConfigs.forEach((z, i) => {
-            azCli.push(`az network private-endpoint dns-zone-group ${i === 0 ? 'create' : 'add'} ${azScope(pe.id)} --endpoint-name ${pe.name} -n ${g.name} --private-dns-zone ${z.privateDnsZoneId} --zone-name ${z.name ?? zoneConfigLabel(cloudOf(s), nameOf(z.privateDnsZoneId))}`);
+            azCli.push(zoneGroupCommand(i === 0 ? 'create' : 'add', { scopeId: pe.id, endpoint: pe.name, group: g.name, zoneId: z.privateDnsZoneId, label: z.name ?? zoneConfigLabel(cloudOf(s), nameOf(z.privateDnsZoneId)) }));
           });
         }
       }

@@ -1,12 +1,18 @@
 /**
- * Derived views over the snapshot that several rules share. Pure functions; every one returns
- * either the value or an `Unknown` naming the evidence that is missing, so rules can answer
- * `undetermined` instead of guessing.
+ * What the rules share: derived views over the snapshot (each returns the value or an `Unknown`
+ * naming the evidence that is missing, so rules can answer `undetermined` instead of guessing),
+ * the workspace scope every rule starts from, live DNS answers, and az CLI / text helpers. Pure
+ * functions. Helpers only the private-endpoint rules use live in ./support-endpoints.ts, those only
+ * the DNS rules use in ./support-dns.ts.
  */
-import { parentId, sameId, idKey } from '../model/arm-id.ts';
-import { CLOUDS, privateRecordFor, type CloudProfile } from '../model/cloud.ts';
-import { AZURE_DNS_IP, cidrContains } from '../model/ip.ts';
-import type { ComputeObs, Observed, PrivateEndpointObs, Snapshot, VnetObs, WorkspaceObs } from '../model/snapshot.ts';
+import { nameOf, parentId, sameId, idKey, tryParseArmId } from '../model/arm-id.ts';
+import { CLOUDS, privateRecordFor, requiredZoneNames, type CloudProfile } from '../model/cloud.ts';
+import { AZURE_DNS_IP, cidrContains, isPublicIPv4 } from '../model/ip.ts';
+import type { ComputeObs, DnsLookupObs, Observed, PrivateDnsZonesObs, PrivateEndpointObs, Snapshot, VnetObs, WorkspaceObs } from '../model/snapshot.ts';
+import type { Evidence } from '../report/schema.ts';
+import type { RuleResult } from './rule.ts';
+
+// ---------------------------------------------------------------- missing evidence
 
 /** Evidence that could not be read: what and why. */
 export interface Unknown {
@@ -23,6 +29,57 @@ export function unknownFrom(item: string, o: Observed<unknown> | undefined, what
   if (!o.ok) return { unknown: true, item, reason: o.error.message, ...(o.error.resourceId ? { resourceId: o.error.resourceId } : {}) };
   return { unknown: true, item, reason: `${what} unavailable` };
 }
+
+export function undetermined(u: Unknown): RuleResult {
+  return { status: 'undetermined', item: u.item, reason: u.reason, ...(u.resourceId ? { resourceId: u.resourceId } : {}) };
+}
+
+// ---------------------------------------------------------------- text, ordering and az CLI naming
+
+export function listText(items: string[]): string {
+  if (items.length <= 1) return items[0] ?? '';
+  return `${items.slice(0, -1).join(', ')} and ${items[items.length - 1]}`;
+}
+
+/** Upper-cases the first letter of a sentence that starts with a label (not with a name). */
+export function capitalize(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+export function byIdKey<T extends { id: string }>(a: T, b: T): number {
+  return idKey(a.id).localeCompare(idKey(b.id));
+}
+
+/** The values of a map in the order of their keys (a stable order for results). */
+export function valuesByKey<T>(m: Map<string, T>): T[] {
+  return [...m.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([, v]) => v);
+}
+
+export interface AzParts {
+  subscription: string;
+  resourceGroup: string;
+  name: string;
+}
+
+/** Subscription, resource group and own name of an ARM id (placeholders when the id is odd). */
+export function azParts(id: string): AzParts {
+  const p = tryParseArmId(id);
+  return { subscription: p?.subscriptionId ?? '<subscription>', resourceGroup: p?.resourceGroup ?? '<resource-group>', name: nameOf(id) };
+}
+
+/** `--subscription <guid> -g <rg>` for the resource group that holds `id`. */
+export function azScope(id: string): string {
+  const p = azParts(id);
+  return `--subscription ${p.subscription} -g ${p.resourceGroup}`;
+}
+
+/** `name (resource group)` for explanations. */
+export function named(id: string): string {
+  const p = azParts(id);
+  return `${p.name} (${p.resourceGroup})`;
+}
+
+// ---------------------------------------------------------------- the workspace and its endpoints
 
 export function cloudOf(s: Snapshot): CloudProfile {
   return CLOUDS[s.target.cloud];
@@ -64,6 +121,54 @@ export function workspaceEndpoints(s: Snapshot, ws: WorkspaceObs): EndpointsView
   return { endpoints, unreadable };
 }
 
+/**
+ * The workspace a rule judges, which must be readable. With `publicNote`, it must also be private:
+ * a public workspace gives a does-not-apply pass whose detail ends in the note. Returns the results
+ * to give back when the rule cannot go on.
+ */
+export function judgedWorkspace(s: Snapshot, publicNote?: string): WorkspaceObs | RuleResult[] {
+  const ws = workspaceOf(s);
+  if (isUnknown(ws)) return [undetermined(ws)];
+  if (publicNote !== undefined && !isPrivateWorkspace(ws)) {
+    return [{ status: 'pass', resourceId: ws.id, detail: `Does not apply: workspace ${ws.name} has public network access ${ws.publicNetworkAccess ?? 'not set (Enabled)'}${publicNote}` }];
+  }
+  return ws;
+}
+
+export interface WorkspaceScope {
+  ws: WorkspaceObs;
+  cloud: CloudProfile;
+  /** Workspace private endpoints that could be read, sorted by id. */
+  endpoints: PrivateEndpointObs[];
+  /** Why the endpoints (or some of them) could not be read. */
+  unreadable: Unknown[];
+}
+
+function scopeOf(s: Snapshot, ws: WorkspaceObs): WorkspaceScope | Unknown {
+  const view = workspaceEndpoints(s, ws);
+  if (isUnknown(view)) return view;
+  return { ws, cloud: cloudOf(s), endpoints: [...view.endpoints].sort(byIdKey), unreadable: view.unreadable };
+}
+
+/**
+ * The workspace (see judgedWorkspace) and its endpoints as far as they could be read: when the
+ * endpoint list is unreadable, `endpoints` is empty and `unreadable` says why.
+ */
+export function workspaceScope(s: Snapshot, publicNote?: string): WorkspaceScope | RuleResult[] {
+  const ws = judgedWorkspace(s, publicNote);
+  if (Array.isArray(ws)) return ws;
+  const scope = scopeOf(s, ws);
+  return isUnknown(scope) ? { ws, cloud: cloudOf(s), endpoints: [], unreadable: [scope] } : scope;
+}
+
+/** The scope of the private-endpoint rules: the workspace must be private and the endpoint list readable. */
+export function privateScope(s: Snapshot): WorkspaceScope | RuleResult[] {
+  const ws = judgedWorkspace(s, ', so computes do not need its private endpoint.');
+  if (Array.isArray(ws)) return ws;
+  const scope = scopeOf(s, ws);
+  return isUnknown(scope) ? [undetermined(scope)] : scope;
+}
+
 /** The private IPs an endpoint serves a name on (customDnsConfigs, else the NIC's fqdns). */
 export function endpointIpsFor(pe: PrivateEndpointObs, fqdn: string): string[] {
   const name = fqdn.toLowerCase().replace(/\.$/, '');
@@ -94,6 +199,8 @@ export function workspaceFqdns(ws: WorkspaceObs, endpoints: PrivateEndpointObs[]
   return [...names].sort();
 }
 
+// ---------------------------------------------------------------- computes and VNets
+
 /** Computes with a subnet in the customer's VNet (the ones network rules judge). */
 export function computesInVnets(s: Snapshot): ComputeObs[] | Unknown {
   if (!s.computes?.ok) return unknownFrom('computes', s.computes, 'the computes');
@@ -102,6 +209,50 @@ export function computesInVnets(s: Snapshot): ComputeObs[] | Unknown {
 
 export function vnetIdOfSubnet(subnetId: string): string {
   return parentId(subnetId);
+}
+
+export function vnetOfEndpoint(pe: PrivateEndpointObs): string | undefined {
+  return pe.vnetId ?? (pe.subnetId ? vnetIdOfSubnet(pe.subnetId) : undefined);
+}
+
+export interface ComputeVnetGroup {
+  vnetId: string;
+  computes: ComputeObs[];
+}
+
+/** Computes in customer VNets grouped by VNet, in a stable order. */
+export function computeVnetGroups(s: Snapshot): ComputeVnetGroup[] | Unknown {
+  const computes = computesInVnets(s);
+  if (isUnknown(computes)) return computes;
+  const groups = new Map<string, ComputeVnetGroup>();
+  for (const c of computes) {
+    const vnetId = vnetIdOfSubnet(c.subnetId as string);
+    const g = groups.get(idKey(vnetId)) ?? { vnetId, computes: [] };
+    g.computes.push(c);
+    groups.set(idKey(vnetId), g);
+  }
+  return valuesByKey(groups).map((g) => ({ ...g, computes: [...g.computes].sort((a, b) => a.name.localeCompare(b.name)) }));
+}
+
+/**
+ * Judges each customer VNet that holds computes in scope: undetermined when the computes could not
+ * be read, a does-not-apply pass (its detail ending in `noneNote`) when no compute sits in one.
+ */
+export function judgeComputeVnets(s: Snapshot, ws: WorkspaceObs, judge: (g: ComputeVnetGroup) => RuleResult | RuleResult[], noneNote = ''): RuleResult[] {
+  const groups = computeVnetGroups(s);
+  if (isUnknown(groups)) return [undetermined(groups)];
+  if (groups.length === 0) {
+    return [{ status: 'pass', resourceId: ws.id, detail: `Does not apply: no compute in scope sits in a customer virtual network${noneNote}.` }];
+  }
+  return groups.flatMap((g) => judge(g));
+}
+
+export function computeLabel(c: ComputeObs): string {
+  return `${c.computeType.toLowerCase() === 'computeinstance' ? 'compute instance' : 'compute'} ${c.name}`;
+}
+
+export function computeNames(g: ComputeVnetGroup): string {
+  return listText(g.computes.map(computeLabel));
 }
 
 /** A VNet from the networks probe, or why it is unknown. */
@@ -154,14 +305,69 @@ export function peeringWorks(p: { peeringState?: string; allowVirtualNetworkAcce
   return !!p && (p.peeringState ?? '').toLowerCase() === 'connected' && p.allowVirtualNetworkAccess !== false;
 }
 
-export function uniqueBy<T>(items: T[], key: (t: T) => string): T[] {
-  const seen = new Set<string>();
-  return items.filter((i) => {
-    const k = key(i);
-    if (seen.has(k)) return false;
-    seen.add(k);
-    return true;
-  });
+// ---------------------------------------------------------------- private DNS zones
+
+export function requiredZones(s: Snapshot): string[] {
+  return requiredZoneNames(cloudOf(s));
+}
+
+/** The private zone a workspace name's record lives in, if it is a workspace name. */
+export function zoneOfName(cloud: CloudProfile, fqdn: string): string | undefined {
+  return privateRecordFor(cloud, fqdn)?.zoneName;
+}
+
+export type ZoneEntry = PrivateDnsZonesObs['zones'][number];
+
+/** Zones of this name that exist (read, or unreadable for a reason other than 404), sorted by id. */
+export function zonesNamed(zones: PrivateDnsZonesObs, zoneName: string): ZoneEntry[] {
+  return zones.zones
+    .filter((z) => z.name.toLowerCase() === zoneName.toLowerCase() && (z.observed.ok || z.observed.error.kind !== 'not-found'))
+    .sort(byIdKey);
+}
+
+/** Zone ids the endpoint's zone groups reference, or undefined when the groups were not readable. */
+export function zoneGroupZoneIds(pe: PrivateEndpointObs): string[] | undefined {
+  if (!pe.zoneGroups.ok) return undefined;
+  return pe.zoneGroups.value.flatMap((g) => g.zoneConfigs.map((c) => c.privateDnsZoneId));
+}
+
+// ---------------------------------------------------------------- live DNS
+
+/** The DNS probe's lookups of a name (trailing dot and case ignored), by resolver. */
+export function lookupsFor(s: Snapshot, fqdn: string): DnsLookupObs[] {
+  if (!s.dns?.ok) return [];
+  const name = fqdn.toLowerCase().replace(/\.$/, '');
+  return s.dns.value.lookups
+    .filter((l) => l.name.toLowerCase().replace(/\.$/, '') === name)
+    .sort((a, b) => a.resolver.localeCompare(b.resolver));
+}
+
+/** The answer of a lookup: its addresses (public ones marked) or its failure, and the CNAME chain. */
+export function describeLookup(l: DnsLookupObs): string {
+  const chain = l.cnames.length ? ` (CNAME ${l.cnames.join(' -> ')})` : '';
+  if (l.status === 'ok') {
+    const addrs = l.addresses.map((a) => (isPublicIPv4(a) ? `${a} (public)` : a));
+    return `${addrs.join(', ') || 'no address'}${chain}`;
+  }
+  return `${l.status.toUpperCase()}${l.message ? `: ${l.message}` : ''}${chain}`;
+}
+
+/** describeLookup plus the resolver that gave the answer. */
+export function answerVia(l: DnsLookupObs): string {
+  return `${describeLookup(l)} via ${l.resolver}`;
+}
+
+export function lookupEvidence(l: DnsLookupObs, expected: string): Evidence {
+  return { property: `A ${l.name} @ ${l.resolver}`, observed: describeLookup(l), expected };
+}
+
+export function isPublicAnswer(l: DnsLookupObs): boolean {
+  return l.status === 'ok' && l.addresses.some(isPublicIPv4);
+}
+
+/** Does this answer contain one of these IPs? */
+export function answersWith(l: DnsLookupObs, ips: string[]): boolean {
+  return l.status === 'ok' && l.addresses.some((a) => ips.includes(a));
 }
 
 export { idKey, sameId };

@@ -1,117 +1,55 @@
 /**
- * Helpers shared by the private-endpoint, private-DNS, peering and SSO rules: scoping (private
- * workspace + its endpoints), az CLI naming, zone selection and the subjects ranking joins on.
- * Pure functions over the snapshot, like ./support.ts.
+ * Helpers of the private-endpoint rules (endpoint, zone group, zone and A record rules): the zones
+ * and records a workspace endpoint needs, the az commands that create them, and the subjects ranking
+ * joins on. Pure functions over the snapshot, like ./support.ts.
  */
-import { idKey, nameOf, sameId, tryParseArmId } from '../model/arm-id.ts';
-import { privateRecordFor, requiredZoneNames, type CloudProfile } from '../model/cloud.ts';
-import { isPublicIPv4 } from '../model/ip.ts';
-import type { ARecordSetObs, ComputeObs, DnsLookupObs, PrivateDnsZoneObs, PrivateDnsZonesObs, PrivateEndpointObs, Snapshot, VnetObs, WorkspaceObs } from '../model/snapshot.ts';
+import { idKey, sameId } from '../model/arm-id.ts';
+import { privateRecordFor, type CloudProfile } from '../model/cloud.ts';
+import type { ARecordSetObs, DnsLookupObs, PrivateDnsZoneObs, PrivateDnsZonesObs, PrivateEndpointObs, Snapshot, VnetObs } from '../model/snapshot.ts';
 import type { RuleResult } from './rule.ts';
 import {
-  cloudOf,
-  computesInVnets,
+  azParts,
+  azScope,
+  computeVnetGroups,
   endpointFqdns,
   endpointIpsFor,
-  isPrivateWorkspace,
+  isPublicAnswer,
   isUnknown,
+  listText,
+  lookupsFor,
+  privateScope,
+  requiredZones,
   resolverOf,
   resolverVnet,
+  undetermined,
   unknownFrom,
+  valuesByKey,
   vnetById,
-  vnetIdOfSubnet,
-  workspaceEndpoints,
   workspaceFqdns,
-  workspaceOf,
+  zoneGroupZoneIds,
+  zonesNamed,
+  type AzParts,
   type Unknown,
+  type WorkspaceScope,
+  type ZoneEntry,
 } from './support.ts';
 
-export function undetermined(u: Unknown): RuleResult {
-  return { status: 'undetermined', item: u.item, reason: u.reason, ...(u.resourceId ? { resourceId: u.resourceId } : {}) };
-}
-
-// ---------------------------------------------------------------- az CLI naming
-
-export interface AzParts {
-  subscription: string;
-  resourceGroup: string;
-  name: string;
-}
-
-/** Subscription, resource group and own name of an ARM id (best effort when the id is odd). */
-export function azParts(id: string): AzParts {
-  const p = tryParseArmId(id);
-  return { subscription: p?.subscriptionId ?? '<subscription>', resourceGroup: p?.resourceGroup ?? '<resource-group>', name: nameOf(id) };
-}
-
-/** `--subscription <guid> -g <rg>` for the resource group that holds `id`. */
-export function azScope(id: string): string {
-  const p = azParts(id);
-  return `--subscription ${p.subscription} -g ${p.resourceGroup}`;
-}
-
-/** `name (resource group)` for explanations. */
-export function named(id: string): string {
-  const p = azParts(id);
-  return `${p.name} (${p.resourceGroup})`;
-}
-
-export function listText(items: string[]): string {
-  if (items.length <= 1) return items[0] ?? '';
-  return `${items.slice(0, -1).join(', ')} and ${items[items.length - 1]}`;
-}
-
-// ---------------------------------------------------------------- scope: a private workspace and its endpoints
-
-export interface PrivateScope {
-  ws: WorkspaceObs;
-  cloud: CloudProfile;
-  /** Workspace private endpoints that could be read, sorted by id. */
-  endpoints: PrivateEndpointObs[];
-  unreadable: Unknown[];
-}
-
 /**
- * The common preamble of the private-endpoint rules: the workspace must be readable and private,
- * and the endpoint list readable. Returns the results to give back when the rule cannot go on.
+ * Results judged per workspace endpoint (or per name one serves), plus undetermined for each
+ * endpoint that could not be read; a does-not-apply pass when the workspace has no endpoint.
  */
-export function privateScope(s: Snapshot): PrivateScope | RuleResult[] {
-  const ws = workspaceOf(s);
-  if (isUnknown(ws)) return [undetermined(ws)];
-  if (!isPrivateWorkspace(ws)) {
-    return [{ status: 'pass', resourceId: ws.id, detail: `Does not apply: workspace ${ws.name} has public network access ${ws.publicNetworkAccess ?? 'not set (Enabled)'}, so computes do not need its private endpoint.` }];
+export function endpointResults(scope: WorkspaceScope, judged: RuleResult[]): RuleResult[] {
+  const results = [...judged, ...scope.unreadable.map(undetermined)];
+  if (results.length === 0) {
+    return [{ status: 'pass', resourceId: scope.ws.id, detail: `Does not apply: workspace ${scope.ws.name} has no private endpoint (see WORKSPACE_PRIVATE_ENDPOINT_MISSING).` }];
   }
-  const view = workspaceEndpoints(s, ws);
-  if (isUnknown(view)) return [undetermined(view)];
-  const endpoints = [...view.endpoints].sort((a, b) => idKey(a.id).localeCompare(idKey(b.id)));
-  return { ws, cloud: cloudOf(s), endpoints, unreadable: view.unreadable };
+  return results;
 }
 
-export function vnetOfEndpoint(pe: PrivateEndpointObs): string | undefined {
-  return pe.vnetId ?? (pe.subnetId ? vnetIdOfSubnet(pe.subnetId) : undefined);
-}
-
-export interface ComputeVnetGroup {
-  vnetId: string;
-  computes: ComputeObs[];
-}
-
-/** Computes in customer VNets grouped by VNet, in a stable order. */
-export function computeVnetGroups(s: Snapshot): ComputeVnetGroup[] | Unknown {
-  const computes = computesInVnets(s);
-  if (isUnknown(computes)) return computes;
-  const groups = new Map<string, ComputeVnetGroup>();
-  for (const c of computes) {
-    const vnetId = vnetIdOfSubnet(c.subnetId as string);
-    const g = groups.get(idKey(vnetId)) ?? { vnetId, computes: [] };
-    g.computes.push(c);
-    groups.set(idKey(vnetId), g);
-  }
-  return [...groups.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([, g]) => ({ ...g, computes: [...g.computes].sort((a, b) => a.name.localeCompare(b.name)) }));
-}
-
-export function computeNames(g: ComputeVnetGroup): string {
-  return listText(g.computes.map((c) => `${c.computeType === 'ComputeInstance' ? 'compute instance' : 'compute'} ${c.name}`));
+/** The names of the computes in customer VNets, for explanations (`the compute` when none is known). */
+export function computesText(s: Snapshot): string {
+  const groups = computeVnetGroups(s);
+  return isUnknown(groups) || groups.length === 0 ? 'the compute' : listText(groups.flatMap((g) => g.computes.map((c) => c.name)));
 }
 
 /** The VNets whose private DNS view the in-scope computes get (Azure DNS: their own; custom DNS: the DNS server's). */
@@ -125,7 +63,7 @@ export function resolverVnetsOfComputes(s: Snapshot): VnetObs[] {
     const r = resolverVnet(resolverOf(s, v));
     if (r) out.set(idKey(r.id), r);
   }
-  return [...out.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([, v]) => v);
+  return valuesByKey(out);
 }
 
 // ---------------------------------------------------------------- names and subjects
@@ -135,12 +73,12 @@ export function nameSubjects(names: string[]): string[] {
 }
 
 /** `name:<fqdn>` for every workspace FQDN (api, cert, and notebooks when known). */
-export function workspaceNameSubjects(scope: PrivateScope): string[] {
+export function workspaceNameSubjects(scope: WorkspaceScope): string[] {
   return nameSubjects(workspaceFqdns(scope.ws, scope.endpoints, scope.cloud));
 }
 
 /** Workspace FQDNs whose private record lives in `zoneName`. */
-export function fqdnsInZone(scope: PrivateScope, zoneName: string): string[] {
+export function fqdnsInZone(scope: WorkspaceScope, zoneName: string): string[] {
   return workspaceFqdns(scope.ws, scope.endpoints, scope.cloud).filter((n) => privateRecordFor(scope.cloud, n)?.zoneName === zoneName.toLowerCase());
 }
 
@@ -148,32 +86,47 @@ export function zoneSubjects(zoneName: string, fqdns: string[]): string[] {
   return [`zone:${zoneName}`, ...nameSubjects(fqdns)];
 }
 
+// ---------------------------------------------------------------- zones and zone groups
+
 /** The zone-config name used in zone groups: `api` or `notebooks`. */
 export function zoneConfigLabel(cloud: CloudProfile, zoneName: string): string {
   return zoneName.toLowerCase() === `privatelink.${cloud.apiSuffix}` ? 'api' : 'notebooks';
 }
 
-export function requiredZones(s: Snapshot): string[] {
-  return requiredZoneNames(cloudOf(s));
+/** Does one of the endpoint's zone groups reference this zone (false when the groups are unreadable)? */
+export function groupReferences(pe: PrivateEndpointObs, zoneId: string): boolean {
+  return (zoneGroupZoneIds(pe) ?? []).some((id) => sameId(id, zoneId));
 }
 
-// ---------------------------------------------------------------- private DNS zones
-
-type ZoneEntry = PrivateDnsZonesObs['zones'][number];
-
-/** A zone entry that proves the zone exists (read, or unreadable for a reason other than 404). */
-export function zoneExists(z: ZoneEntry): boolean {
-  return z.observed.ok || z.observed.error.kind !== 'not-found';
+/** `az network private-endpoint dns-zone-group create|add` putting one zone into an endpoint's zone group. */
+export function zoneGroupCommand(verb: 'create' | 'add', to: { scopeId: string; endpoint: string; group: string; zoneId: string; label: string }): string {
+  return `az network private-endpoint dns-zone-group ${verb} ${azScope(to.scopeId)} --endpoint-name ${to.endpoint} -n ${to.group} --private-dns-zone ${to.zoneId} --zone-name ${to.label}`;
 }
 
-export function zonesNamed(zones: PrivateDnsZonesObs, zoneName: string): ZoneEntry[] {
-  return zones.zones.filter((z) => z.name.toLowerCase() === zoneName.toLowerCase() && zoneExists(z)).sort((a, b) => idKey(a.id).localeCompare(idKey(b.id)));
+export interface NewZone {
+  /** Subscription and resource group the zone is created in. */
+  home: AzParts;
+  zoneId: string;
+  /** The compute resolver VNets it gets linked to. */
+  resolvers: VnetObs[];
+  azCli: string[];
 }
 
-/** Zone ids the endpoint's zone groups reference, or undefined when the groups were not readable. */
-export function zoneGroupZoneIds(pe: PrivateEndpointObs): string[] | undefined {
-  if (!pe.zoneGroups.ok) return undefined;
-  return pe.zoneGroups.value.flatMap((g) => g.zoneConfigs.map((c) => c.privateDnsZoneId));
+/**
+ * Commands that create a missing zone beside the other workspace zone when there is one (else in
+ * the resource group of `fallbackId`) and link it to the VNets the computes resolve through.
+ */
+export function newZone(s: Snapshot, zones: PrivateDnsZonesObs, zoneName: string, fallbackId: string): NewZone {
+  const sibling = requiredZones(s).map((n) => zonesNamed(zones, n)[0]).find((z) => !!z);
+  const home = azParts(sibling?.id ?? fallbackId);
+  const where = `--subscription ${home.subscription} -g ${home.resourceGroup}`;
+  const zoneId = `/subscriptions/${home.subscription}/resourceGroups/${home.resourceGroup}/providers/Microsoft.Network/privateDnsZones/${zoneName}`;
+  const resolvers = resolverVnetsOfComputes(s);
+  const azCli = [
+    `az network private-dns zone create ${where} -n ${zoneName}`,
+    ...resolvers.map((v) => `az network private-dns link vnet create ${where} -z ${zoneName} -n ${v.name}-link -v ${v.id} -e false`),
+  ];
+  return { home, zoneId, resolvers, azCli };
 }
 
 export type ServingZone =
@@ -203,7 +156,7 @@ export function servingZone(s: Snapshot, zones: PrivateDnsZonesObs, pe: PrivateE
 }
 
 /** The readable zone behind an entry, or why not. */
-export function zoneValue(entry: ZoneEntry, item: string): PrivateDnsZoneObs | Unknown {
+function zoneValue(entry: ZoneEntry, item: string): PrivateDnsZoneObs | Unknown {
   if (entry.observed.ok) return entry.observed.value;
   return { unknown: true, item, reason: entry.observed.error.message, resourceId: entry.id };
 }
@@ -237,12 +190,14 @@ export type RecordTarget =
   | (TargetBase & { kind: 'no-zone' })
   | { kind: 'unknown'; fqdn: string; unknown: Unknown };
 
+export type ZoneTarget = Extract<RecordTarget, { kind: 'zone' }>;
+
 /**
  * For every name a workspace endpoint serves: the zone that answers for it and its A record set
  * there. Names served by several endpoints into the same zone are judged once, expecting any of
  * their IPs. Unknown when the zones were not read.
  */
-export function recordTargets(s: Snapshot, scope: PrivateScope): RecordTarget[] | Unknown {
+function recordTargets(s: Snapshot, scope: WorkspaceScope): RecordTarget[] | Unknown {
   if (!s.privateDnsZones?.ok) return unknownFrom('private DNS zones', s.privateDnsZones, 'the private DNS zones');
   const zones = s.privateDnsZones.value;
   const byKey = new Map<string, RecordTarget>();
@@ -292,11 +247,32 @@ export function recordTargets(s: Snapshot, scope: PrivateScope): RecordTarget[] 
       byKey.set(key, target);
     }
   }
-  return [...byKey.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([, t]) => t);
+  return valuesByKey(byKey);
+}
+
+/**
+ * The check shared by the A record rules: one result per record target. Targets that are unknown,
+ * or whose zone does not exist, are answered here; `judge` gets those whose zone was read.
+ */
+export function checkRecordTargets(s: Snapshot, judge: (scope: WorkspaceScope, t: ZoneTarget) => RuleResult): RuleResult[] {
+  const scope = privateScope(s);
+  if (Array.isArray(scope)) return scope;
+  const targets = recordTargets(s, scope);
+  if (isUnknown(targets)) return [undetermined(targets)];
+  return endpointResults(
+    scope,
+    targets.map((t) => {
+      if (t.kind === 'unknown') return undetermined(t.unknown);
+      if (t.kind === 'no-zone') {
+        return noZoneGap(s, scope, t.zoneName, t.fqdn) ?? { status: 'pass', resourceId: scope.ws.id, detail: `Does not apply to ${t.fqdn}: no private DNS zone ${t.zoneName} exists (see PRIVATE_DNS_ZONE_MISSING).` };
+      }
+      return judge(scope, t);
+    }),
+  );
 }
 
 /** Undetermined results for a target whose zone was not found while some zone search failed; else undefined. */
-export function noZoneGap(s: Snapshot, scope: PrivateScope, zoneName: string, fqdn: string): RuleResult | undefined {
+function noZoneGap(s: Snapshot, scope: WorkspaceScope, zoneName: string, fqdn: string): RuleResult | undefined {
   if (!s.privateDnsZones?.ok) return undefined;
   const failures = failedZoneSearches(s.privateDnsZones.value, scope.endpoints);
   if (failures.length === 0) return undefined;
@@ -309,20 +285,7 @@ export function noIpReason(t: TargetBase): string {
   return nicError ?? `private endpoint ${t.endpoints.map((pe) => pe.name).join(', ')} reports no private IP for ${t.fqdn}`;
 }
 
-// ---------------------------------------------------------------- live DNS
-
-export function lookupsFor(s: Snapshot, fqdn: string): DnsLookupObs[] {
-  if (!s.dns?.ok) return [];
-  const name = fqdn.toLowerCase();
-  return s.dns.value.lookups.filter((l) => l.name.toLowerCase() === name);
-}
-
 /** Observed answers that show a name did not get a private answer (NXDOMAIN or a public address). */
 export function lookupsShowingNoPrivateAnswer(s: Snapshot, fqdn: string): DnsLookupObs[] {
-  return lookupsFor(s, fqdn).filter((l) => l.status === 'nxdomain' || (l.status === 'ok' && l.addresses.some(isPublicIPv4)));
+  return lookupsFor(s, fqdn).filter((l) => l.status === 'nxdomain' || isPublicAnswer(l));
 }
-
-export function describeLookup(l: DnsLookupObs): string {
-  return l.status === 'ok' ? `${l.addresses.join(', ') || 'no address'} via ${l.resolver}` : `${l.status.toUpperCase()} via ${l.resolver}`;
-}
-
