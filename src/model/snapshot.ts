@@ -44,6 +44,11 @@ export interface Target {
   cloud: CloudName;
   /** Resolvers used for live DNS, `ip` or `ip:port`; empty = the system resolver. */
   dnsServers: string[];
+  /**
+   * `--vantage-vm`: a VM (or NIC) id in the compute subnet whose effective routes and NSGs stand
+   * for the compute's (Azure ML nodes' own NICs live in a Microsoft-managed subscription).
+   */
+  vantageVmId?: string;
 }
 
 // ---------------------------------------------------------------- workspace
@@ -107,6 +112,8 @@ export interface ComputeObs {
   enableNodePublicIp?: boolean;
   /** Compute instances only; undefined when ARM did not say. */
   enableSSO?: boolean;
+  /** `Standard_DS3_v2`, …: tells a CPU cluster (image builds) from a GPU one. */
+  vmSize?: string;
 }
 
 export interface ComputesObs {
@@ -226,6 +233,8 @@ export interface SubnetObs {
   routeTableId?: string;
   natGatewayId?: string;
   defaultOutboundAccess?: boolean;
+  /** `Enabled` | `Disabled` | `NetworkSecurityGroupEnabled` | `RouteTableEnabled`: whether NSGs/UDRs apply to private endpoints in it. */
+  privateEndpointNetworkPolicies?: string;
   serviceEndpoints: string[];
   delegations: string[];
   privateEndpointIds: string[];
@@ -275,6 +284,290 @@ export interface DnsObs {
   lookups: DnsLookupObs[];
 }
 
+// ---------------------------------------------------------------- service tags
+
+export interface ServiceTagObs {
+  /** `AzureActiveDirectory`, `Storage.westeurope`, … */
+  name: string;
+  /** Normalized region for regional tags, '' for global ones. */
+  region: string;
+  systemService?: string;
+  /** IPv4 prefixes only (CIDR). */
+  addressPrefixes: string[];
+}
+
+export interface ServiceTagsObs {
+  /** Region asked (the workspace's, normalized). */
+  location: string;
+  cloud?: string;
+  changeNumber?: string;
+  tags: ServiceTagObs[];
+}
+
+// ---------------------------------------------------------------- subnet policies (route tables, NSGs, NAT)
+
+export interface RouteObs {
+  name: string;
+  /** CIDR or a service tag name (`AzureMachineLearning`). */
+  addressPrefix: string;
+  /** `VirtualNetworkGateway` | `VnetLocal` | `Internet` | `VirtualAppliance` | `None`. */
+  nextHopType: string;
+  nextHopIpAddress?: string;
+}
+
+export interface RouteTableObs {
+  id: string;
+  name: string;
+  location?: string;
+  disableBgpRoutePropagation?: boolean;
+  routes: RouteObs[];
+}
+
+/** One NSG rule, custom or default, configured or effective (prefix lists always arrays). */
+export interface SecurityRuleObs {
+  /** `AllowAml` for configured rules; effective rules keep Azure's `securityRules/AllowAml` / `defaultSecurityRules/DenyAllOutBound`. */
+  name: string;
+  priority: number;
+  direction: 'Inbound' | 'Outbound';
+  access: 'Allow' | 'Deny';
+  /** `*` (the SDK's `Asterisk`/`All` normalized to `*`), `Tcp`, `Udp`, `Icmp`, `Esp`, `Ah`. */
+  protocol: string;
+  /** `*`, CIDR, IP, or a tag (`VirtualNetwork`, `Internet`, `AzureLoadBalancer`, `AzureActiveDirectory`, …). */
+  sourceAddressPrefixes: string[];
+  destinationAddressPrefixes: string[];
+  /** Effective NSGs only: tags already expanded by Azure into CIDRs (empty when Azure gave none). */
+  expandedSourceAddressPrefixes?: string[];
+  expandedDestinationAddressPrefixes?: string[];
+  /** `*`, `443`, `1000-2000`. */
+  sourcePortRanges: string[];
+  destinationPortRanges: string[];
+  /** Application security groups on either side: the evaluator cannot decide these. */
+  sourceApplicationSecurityGroupIds: string[];
+  destinationApplicationSecurityGroupIds: string[];
+  /** One of Azure's default rules (priority 65000+). */
+  isDefault: boolean;
+}
+
+export interface NsgObs {
+  id: string;
+  name: string;
+  location?: string;
+  /** Custom rules followed by the default rules (as ARM returns `defaultSecurityRules`; the six Azure defaults when ARM omitted them). */
+  rules: SecurityRuleObs[];
+}
+
+export interface NatGatewayObs {
+  id: string;
+  name: string;
+  provisioningState?: string;
+  publicIpAddressIds: string[];
+  publicIpPrefixIds: string[];
+}
+
+export interface SubnetPoliciesObs {
+  /** Every route table, NSG and NAT gateway attached to a compute subnet or a private endpoint subnet, each read once. */
+  routeTables: Array<{ id: string; observed: Observed<RouteTableObs> }>;
+  nsgs: Array<{ id: string; observed: Observed<NsgObs> }>;
+  natGateways: Array<{ id: string; observed: Observed<NatGatewayObs> }>;
+}
+
+// ---------------------------------------------------------------- vantage (a readable NIC in the compute subnet)
+
+export interface EffectiveRouteObs {
+  name?: string;
+  /** `Default` (system) | `User` | `VirtualNetworkGateway` (BGP) | `Unknown`. */
+  source: string;
+  /** `Active` | `Invalid`. */
+  state: string;
+  addressPrefixes: string[];
+  /** `VnetLocal` | `VNetPeering` | `Internet` | `VirtualAppliance` | `VirtualNetworkGateway` | `VirtualNetworkServiceEndpoint` | `None` | … */
+  nextHopType: string;
+  nextHopIpAddresses: string[];
+}
+
+export interface EffectiveNsgObs {
+  networkSecurityGroupId?: string;
+  association: 'subnet' | 'network-interface' | 'network-manager' | 'unknown';
+  associatedId?: string;
+  rules: SecurityRuleObs[];
+}
+
+/** Network Watcher next hop from the vantage VM to one destination address. */
+export interface NextHopObs {
+  destinationIp: string;
+  /** Why this address was asked: a flow id (`workspace-api`, `entra-id`, …). */
+  flow: string;
+  result: Observed<{ nextHopType: string; nextHopIpAddress?: string; routeTableId?: string }>;
+}
+
+export interface VantageObs {
+  /** The compute subnet this vantage stands for. */
+  subnetId: string;
+  nicId: string;
+  vmId?: string;
+  privateIp?: string;
+  /** `given`: --vantage-vm; `subnet`: found among the subnet's ipConfigurations. */
+  how: 'given' | 'subnet';
+  effectiveRoutes: Observed<EffectiveRouteObs[]>;
+  effectiveNsgs: Observed<EffectiveNsgObs[]>;
+  /** Absent when no Network Watcher call was possible (no VM behind the NIC). */
+  networkWatcherId?: string;
+  nextHops: NextHopObs[];
+}
+
+export interface VantagesObs {
+  /** One entry per compute subnet. */
+  subnets: Array<{
+    subnetId: string;
+    /** A readable NIC's observations, when one was found. */
+    vantage?: VantageObs;
+    /** ipConfiguration/NIC ids tried and why each was skipped (`403 AuthorizationFailed`, `404`, `not a VM NIC`). */
+    skipped: Array<{ id: string; why: string }>;
+  }>;
+}
+
+// ---------------------------------------------------------------- firewalls
+
+export interface ApplicationRuleObs {
+  ruleType: 'ApplicationRule';
+  name: string;
+  sourceAddresses: string[];
+  sourceIpGroups: string[];
+  /** `Https:443`, `Http:80`, `Mssql:1433` as {protocolType, port}. */
+  protocols: Array<{ protocolType: string; port: number }>;
+  targetFqdns: string[];
+  fqdnTags: string[];
+  webCategories: string[];
+  targetUrls: string[];
+  destinationAddresses: string[];
+}
+
+export interface NetworkRuleObs {
+  ruleType: 'NetworkRule';
+  name: string;
+  /** `TCP` | `UDP` | `ICMP` | `Any`. */
+  ipProtocols: string[];
+  sourceAddresses: string[];
+  sourceIpGroups: string[];
+  /** IPs, CIDRs, service tags or `*`. */
+  destinationAddresses: string[];
+  destinationIpGroups: string[];
+  /** Only honoured with the policy's DNS proxy on. */
+  destinationFqdns: string[];
+  /** `443`, `1000-2000`, `*`. */
+  destinationPorts: string[];
+}
+
+export interface OtherFirewallRuleObs {
+  ruleType: string;
+  name: string;
+}
+
+export type FirewallRuleObs = ApplicationRuleObs | NetworkRuleObs | OtherFirewallRuleObs;
+
+export interface RuleCollectionObs {
+  name: string;
+  priority: number;
+  /** `FirewallPolicyFilterRuleCollection` | `FirewallPolicyNatRuleCollection`. */
+  ruleCollectionType: string;
+  /** `Allow` | `Deny` (filter collections), `DNAT` (NAT collections). */
+  action?: string;
+  rules: FirewallRuleObs[];
+}
+
+export interface RuleCollectionGroupObs {
+  id: string;
+  name: string;
+  priority: number;
+  ruleCollections: RuleCollectionObs[];
+}
+
+export interface FirewallPolicyObs {
+  id: string;
+  name: string;
+  basePolicyId?: string;
+  /** `dnsSettings.enableProxy`. */
+  dnsProxyEnabled?: boolean;
+  threatIntelMode?: string;
+  ruleCollectionGroups: Observed<RuleCollectionGroupObs[]>;
+}
+
+export interface FirewallObs {
+  id: string;
+  name: string;
+  location?: string;
+  /** `AZFW_VNet` | `AZFW_Hub`. */
+  skuName?: string;
+  skuTier?: string;
+  /** Private IPs of its ipConfigurations (and `hubIPAddresses.privateIPAddress` for a vWAN hub firewall). */
+  privateIpAddresses: string[];
+  subnetIds: string[];
+  firewallPolicyId?: string;
+  /** Classic (non-policy) rule collections present: not evaluated. */
+  hasClassicRules: boolean;
+  provisioningState?: string;
+}
+
+/** A virtual-appliance next hop address and what owns it. */
+export interface ApplianceObs {
+  ip: string;
+  /** `firewall`: an Azure Firewall's private IP; `nic`: a NIC (a third-party appliance); `none`: nothing in the searched scopes. */
+  owner: 'firewall' | 'nic' | 'none';
+  ownerId?: string;
+}
+
+export interface FirewallsObs {
+  /** Every virtual-appliance next hop seen in the route tables and effective routes. */
+  appliances: ApplianceObs[];
+  /** Firewall listings per subscription searched; a failed one makes `owner: 'none'` undecidable. */
+  searches: Array<{ subscriptionId: string; result: Observed<{ count: number }> }>;
+  firewalls: Array<{ id: string; observed: Observed<FirewallObs> }>;
+  policies: Array<{ id: string; observed: Observed<FirewallPolicyObs> }>;
+}
+
+// ---------------------------------------------------------------- dependencies (storage, key vault, registry)
+
+export interface DependencyPrivateEndpointObs {
+  privateEndpointId?: string;
+  /** `privateLinkServiceConnectionState.status`. */
+  status?: string;
+  groupIds: string[];
+  /** The endpoint itself (its subnet and private IPs), read through Microsoft.Network. */
+  endpoint: Observed<{ subnetId?: string; vnetId?: string; ipAddresses: string[]; fqdns: string[] }>;
+}
+
+export interface NetworkAclsObs {
+  /** `Enabled` | `Disabled` | `SecuredByPerimeter`; undefined when absent (= Enabled). */
+  publicNetworkAccess?: string;
+  /** `Allow` | `Deny`; undefined when ARM gave no network rules (= Allow). */
+  defaultAction?: string;
+  /** `AzureServices`, `Logging`, `Metrics`, `None` (split from the comma list). */
+  bypass: string[];
+  /** Subnet ids of virtual network rules. */
+  virtualNetworkSubnetIds: string[];
+  ipRules: string[];
+  /** Storage only: resource-instance rules. */
+  resourceAccessRules: Array<{ tenantId?: string; resourceId: string }>;
+}
+
+export interface DependencyObs {
+  id: string;
+  name: string;
+  kind: 'storage' | 'key-vault' | 'container-registry';
+  location?: string;
+  /** Storage: `Standard_LRS`…; registry: `Basic` | `Standard` | `Premium`; key vault: `standard` | `premium`. */
+  sku?: string;
+  network: NetworkAclsObs;
+  privateEndpoints: DependencyPrivateEndpointObs[];
+  /** Data-plane host names: `<acct>.blob.core.windows.net`, `<kv>.vault.azure.net`, `<acr>.azurecr.io`. */
+  hostNames: string[];
+}
+
+export interface DependenciesObs {
+  /** One entry per dependency the workspace names (storage account, key vault, container registry). */
+  resources: Array<{ id: string; kind: DependencyObs['kind']; observed: Observed<DependencyObs> }>;
+}
+
 // ---------------------------------------------------------------- the snapshot
 
 /** Probe outputs, keyed by probe id. A key is absent when its probe did not run. */
@@ -288,7 +581,24 @@ export interface Snapshot {
   privateDnsZones?: Observed<PrivateDnsZonesObs>;
   networks?: Observed<NetworksObs>;
   dns?: Observed<DnsObs>;
+  serviceTags?: Observed<ServiceTagsObs>;
+  subnetPolicies?: Observed<SubnetPoliciesObs>;
+  vantage?: Observed<VantagesObs>;
+  firewalls?: Observed<FirewallsObs>;
+  dependencies?: Observed<DependenciesObs>;
 }
 
 export type ProbeId = Exclude<keyof Snapshot, 'target' | 'collectedAt'>;
-export const PROBE_IDS: readonly ProbeId[] = ['workspace', 'computes', 'privateEndpoints', 'networks', 'privateDnsZones', 'dns'];
+export const PROBE_IDS: readonly ProbeId[] = [
+  'workspace',
+  'computes',
+  'privateEndpoints',
+  'networks',
+  'privateDnsZones',
+  'dns',
+  'serviceTags',
+  'subnetPolicies',
+  'vantage',
+  'firewalls',
+  'dependencies',
+];

@@ -70,6 +70,7 @@ export function buildReport(snapshot: Snapshot, rules: readonly Rule[]): Report 
     tool: { name: TOOL.name, version: TOOL.version },
     verdict: verdictOf(snapshot, findings, coverage),
     findings,
+    flows: [],
     coverage,
   };
 }

@@ -12,6 +12,11 @@ const PROBE_LABEL: Record<(typeof PROBE_IDS)[number], string> = {
   networks: 'read the virtual networks and peerings',
   privateDnsZones: 'read the private DNS zones, records and links',
   dns: 'resolve the workspace and compute names live',
+  serviceTags: 'read the service tag prefixes of the region',
+  subnetPolicies: 'read the route tables, NSGs and NAT gateways of the compute and endpoint subnets',
+  vantage: 'read effective routes and NSGs through a VM in the compute subnet',
+  firewalls: 'read the firewalls behind virtual-appliance routes and their policies',
+  dependencies: 'read the network rules of the storage account, key vault and container registry',
 };
 
 function collectErrors(node: unknown, out: ProbeError[]): void {

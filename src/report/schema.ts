@@ -54,10 +54,76 @@ export const Finding = Type.Object(
     docs: Type.String({ description: 'Path of the rule documentation page.' }),
     rank: Type.Integer({ minimum: 1, description: '1 = most likely cause of the device-login prompt.' }),
     explains: Type.Optional(Type.Array(Type.String(), { description: 'Codes of symptom findings this finding explains.' })),
+    flows: Type.Optional(Type.Array(Type.String(), { description: 'Ids of the flows this finding breaks.' })),
   },
   { $id: 'Finding', additionalProperties: false },
 );
 export type Finding = Static<typeof Finding>;
+
+export const FlowVerdict = Type.Enum(['allowed', 'blocked', 'undetermined'], {
+  $id: 'FlowVerdict',
+  description: 'allowed: every hop lets the flow through; blocked: a named element stops it; undetermined: a hop could not be decided (the hop says what could not be read). Nothing undecidable is ever reported as allowed.',
+});
+export type FlowVerdict = Static<typeof FlowVerdict>;
+
+export const HopKind = Type.Enum(['dns', 'route', 'nsg', 'firewall', 'peering', 'destination'], { $id: 'HopKind' });
+export type HopKind = Static<typeof HopKind>;
+
+/** Machine-readable reason of a blocked or undetermined hop; rules match on it. */
+export const HopReason = Type.Enum(
+  [
+    'dns-failed',
+    'dns-wrong-address',
+    'route-none',
+    'route-unowned-appliance',
+    'route-appliance-across-peering',
+    'route-asymmetric',
+    'no-egress',
+    'nsg-deny',
+    'firewall-deny',
+    'firewall-no-matching-rule',
+    'peering-not-connected',
+    'peering-no-forwarded-traffic',
+    'endpoint-not-approved',
+    'destination-network-rules',
+    'destination-sku',
+    'not-evaluable',
+    'evidence-missing',
+  ],
+  { $id: 'HopReason' },
+);
+export type HopReason = Static<typeof HopReason>;
+
+export const FlowHop = Type.Object(
+  {
+    kind: HopKind,
+    resourceId: Type.Optional(Type.String({ description: 'The element that decided this hop: NSG, route table, firewall policy, peering, private endpoint, storage account…' })),
+    element: Type.Optional(Type.String({ description: 'The rule or route inside it, e.g. "securityRules/DenyInternet (priority 4000)" or "route default 0.0.0.0/0 -> VirtualAppliance 10.0.1.4".' })),
+    detail: Type.String(),
+    verdict: FlowVerdict,
+    reason: Type.Optional(HopReason),
+  },
+  { $id: 'FlowHop', additionalProperties: false },
+);
+export type FlowHop = Static<typeof FlowHop>;
+
+export const Flow = Type.Object(
+  {
+    id: Type.String({ description: 'Flow id from the failure catalogue: workspace-api, entra-id, storage, …' }),
+    subnetId: Type.Optional(Type.String({ description: 'The compute subnet the flow was traced from.' })),
+    computes: Type.Array(Type.String(), { description: 'Computes in that subnet this flow applies to.' }),
+    direction: Type.Enum(['outbound', 'inbound']),
+    destination: Type.String({ description: 'Name, address or service tag, e.g. "login.microsoftonline.com (AzureActiveDirectory)".' }),
+    ports: Type.Array(Type.String(), { description: 'e.g. "TCP 443", "UDP 5831".' }),
+    authPath: Type.Boolean({ description: 'Whether a break here explains the device-login prompt.' }),
+    verdict: FlowVerdict,
+    source: Type.Enum(['azure', 'computed'], { description: "azure: effective routes/NSGs and next hop read from Azure through a VM in the subnet; computed: evaluated from configuration." }),
+    hops: Type.Array(FlowHop),
+    notes: Type.Optional(Type.Array(Type.String(), { description: 'Assumptions made and disagreements found (e.g. Network Watcher next hop differs from the computed route).' })),
+  },
+  { $id: 'Flow', additionalProperties: false },
+);
+export type Flow = Static<typeof Flow>;
 
 export const CoverageItem = Type.Object(
   {
@@ -88,6 +154,7 @@ export const Report = Type.Object(
       summary: Type.String(),
     }),
     findings: Type.Array(Finding, { description: 'Ordered by rank: tier first, then confidence, causes before their symptoms.' }),
+    flows: Type.Array(Flow, { description: 'Every flow the computes depend on, traced hop by hop from each compute subnet.' }),
     coverage: Type.Array(CoverageItem),
   },
   { $id: 'Report', additionalProperties: false },

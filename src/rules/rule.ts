@@ -3,6 +3,7 @@
  * exported as `export const rule = { meta, check } satisfies Rule`, listed in src/rules/index.ts.
  */
 import type { Snapshot } from '../model/snapshot.ts';
+import type { FlowAnalysis } from '../flows/types.ts';
 import type { Confidence, Evidence, Remediation, Severity, Tier } from '../report/schema.ts';
 
 /** Flow ids from ../shared/reference/failure-catalogue.md. */
@@ -56,6 +57,8 @@ export interface FindingDraft {
    * `vnet:<id key>`. A symptom is explained by a cause that shares a key.
    */
   subjects?: string[];
+  /** Ids of the flows (FlowResult.id) this finding breaks. */
+  flows?: FlowId[];
 }
 
 export type RuleResult =
@@ -63,7 +66,13 @@ export type RuleResult =
   | { status: 'pass'; resourceId: string; detail: string }
   | { status: 'undetermined'; item: string; reason: string; resourceId?: string };
 
+/** Derived evidence computed once per diagnosis and shared by the rules. */
+export interface RuleContext {
+  flows: FlowAnalysis;
+}
+
 export interface Rule {
   meta: RuleMeta;
-  check(snapshot: Snapshot): RuleResult[];
+  /** Rules that need the flow analysis use `context?.flows ?? analyzeFlows(snapshot)`. */
+  check(snapshot: Snapshot, context?: RuleContext): RuleResult[];
 }

@@ -198,6 +198,17 @@ function embeddedChildren(parent: StoredResource): StoredResource[] {
   return out;
 }
 
+/** Every key of `match` is in `body` with the same value (as strings, case-insensitive). */
+function bodyMatches(match: Record<string, string> | undefined, body: unknown): boolean {
+  if (!match) return true;
+  if (typeof body !== 'object' || body === null) return false;
+  const b = body as Record<string, unknown>;
+  return Object.entries(match).every(([k, v]) => {
+    const actual = b[k];
+    return (typeof actual === 'string' || typeof actual === 'number' || typeof actual === 'boolean') && String(actual).toLowerCase() === v.toLowerCase();
+  });
+}
+
 // ---------------------------------------------------------------------------------------------
 // The resource store
 
@@ -253,8 +264,11 @@ class Estate {
     });
   }
 
-  operation(resourceId: string, action: string): ScenarioOperation | undefined {
-    return this.operations.find((o) => idKey(o.resourceId) === idKey(resourceId) && o.action.toLowerCase() === action.toLowerCase());
+  /** The first operation on this resource and action whose `match` (if any) the request body satisfies. */
+  operation(resourceId: string, action: string, body: unknown): ScenarioOperation | undefined {
+    return this.operations.find(
+      (o) => idKey(o.resourceId) === idKey(resourceId) && o.action.toLowerCase() === action.toLowerCase() && bodyMatches(o.match, body),
+    );
   }
 
   /** A resource as GET returns it: a VNet carries its subnets and peerings. */
@@ -333,7 +347,7 @@ export async function startArmSimulator(options: ArmSimulatorOptions): Promise<A
     return { status: 200, body: { id: opId, name: opId, status: running ? 'InProgress' : 'Succeeded' } };
   }
 
-  function route(method: string, segs: string[], path: string, query: Record<string, string>): Reply {
+  function route(method: string, segs: string[], path: string, query: Record<string, string>, body: unknown): Reply {
     const lower = segs.map((s) => s.toLowerCase());
     if (lower[0] !== 'subscriptions' || segs.length < 2) return invalidRequest(`The request path '${path}' is not a supported ARM path.`);
     const sub = segs[1] as string;
@@ -342,6 +356,9 @@ export async function startArmSimulator(options: ArmSimulatorOptions): Promise<A
     if (lower[2] === 'providers') {
       const ns = segs[3] as string;
       if (segs.length === 5 && method === 'GET') return page(estate.topLevel(sub, undefined, ns, segs[4] as string), path, query);
+      // Subscription-level singletons stored as resources, e.g. .../locations/{region}/serviceTags.
+      const single = method === 'GET' ? estate.get(path) : undefined;
+      if (single) return { status: 200, body: structuredClone(single.resource) };
       if (segs.length === 8 && method === 'GET' && lower[4] === 'locations' && (lower[6] === 'operationresults' || lower[6] === 'operations')) {
         return pollOperation(lower[6], segs[7] as string);
       }
@@ -379,7 +396,7 @@ export async function startArmSimulator(options: ArmSimulatorOptions): Promise<A
     if (method === 'POST') {
       const parent = estate.get(parentId);
       if (!parent) return notFound(parentId);
-      const op = estate.operation(parentId, last);
+      const op = estate.operation(parentId, last, body);
       if (!op) return notFound(path);
       const location = typeof parent.resource.location === 'string' && parent.resource.location ? parent.resource.location : 'global';
       return startOperation(sub, ns, location, op.result);
@@ -415,7 +432,7 @@ export async function startArmSimulator(options: ArmSimulatorOptions): Promise<A
       reply = armError(401, 'AuthenticationFailed', "Authentication failed. The 'Authorization' header is missing or is not a Bearer token.");
     } else {
       const fault = matchFault(method, path);
-      reply = fault ? faultReply(fault, method, path) : route(method, segs, path, query);
+      reply = fault ? faultReply(fault, method, path) : route(method, segs, path, query, record.body);
     }
     record.status = reply.status;
     return reply;

@@ -23,6 +23,12 @@ export interface ScenarioOperation {
   resourceId: string;
   /** The action segment: `effectiveRouteTable`, `effectiveNetworkSecurityGroups`, `nextHop`, … */
   action: string;
+  /**
+   * Only answer requests whose JSON body contains these key/values (compared as strings,
+   * case-insensitively), e.g. `{ "destinationIPAddress": "10.0.2.4" }` for one Network Watcher
+   * next hop. The first operation that matches wins; one without `match` matches any body.
+   */
+  match?: Record<string, string>;
   /** Response body of the final result. */
   result: unknown;
 }

@@ -34,6 +34,7 @@ const REPORT: Report = {
       rank: 1,
     },
   ],
+  flows: [],
   coverage: [{ item: 'rule PRIVATE_DNS_ZONE_NOT_LINKED', status: 'ok' }],
 };
 
