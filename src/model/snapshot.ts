@@ -119,6 +119,11 @@ export interface ComputeObs {
 export interface ComputesObs {
   /** Every compute listed (or the one named with --compute). */
   computes: ComputeObs[];
+  /**
+   * With --compute: the compute named by the workspace's `imageBuildCompute`, read separately
+   * (absent when the workspace names none or it is the compute already listed).
+   */
+  imageBuildCompute?: Observed<ComputeObs>;
 }
 
 // ---------------------------------------------------------------- private endpoints

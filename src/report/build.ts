@@ -37,7 +37,7 @@ export function buildReport(snapshot: Snapshot, rules: readonly Rule[]): Report 
         const f = r.finding;
         inputs.push({
           code: meta.code,
-          tier: meta.tier,
+          tier: f.tier !== undefined && f.tier > meta.tier ? f.tier : meta.tier,
           severity: meta.severity,
           confidence: f.confidence,
           title: meta.title,
@@ -48,6 +48,7 @@ export function buildReport(snapshot: Snapshot, rules: readonly Rule[]): Report 
           docs: docsPath(meta.code),
           role: meta.role,
           subjects: f.subjects ?? [],
+          ...(f.flows?.length ? { flows: [...new Set(f.flows)] } : {}),
           order,
         });
       } else if (r.status === 'undetermined') {

@@ -59,6 +59,11 @@ export interface FindingDraft {
   subjects?: string[];
   /** Ids of the flows (FlowResult.id) this finding breaks. */
   flows?: FlowId[];
+  /**
+   * For rules whose tier depends on the flow ("1 or 2 (by flow)"): this finding's tier, never
+   * lower than meta.tier's number (meta.tier is the most severe tier the rule can have).
+   */
+  tier?: Tier;
 }
 
 export type RuleResult =
