@@ -68,6 +68,16 @@ export interface ScenarioExpectation {
   alsoFinds?: string[];
   /** Codes that must not appear. */
   absentCodes?: string[];
+  /**
+   * The scenario's intent for its flows (report.flows). Every flow of the report that is not
+   * listed here must be `allowed`; a listed flow id applies to every subnet's flow of that id.
+   */
+  flows?: {
+    /** Flows that must be blocked, at this hop kind (and with this hop reason when given). */
+    blocked?: Array<{ id: string; hop: string; reason?: string }>;
+    /** Flows that must be undetermined (never allowed). */
+    undetermined?: string[];
+  };
 }
 
 export interface Scenario {
