@@ -357,7 +357,7 @@ export interface NsgObs {
   id: string;
   name: string;
   location?: string;
-  /** Custom rules followed by the default rules (as ARM returns `defaultSecurityRules`; the six Azure defaults when ARM omitted them). */
+  /** Custom rules followed by the default rules, as ARM returned them (`defaultSecurityRules`; the engine adds Azure's six when ARM gave none). */
   rules: SecurityRuleObs[];
 }
 
@@ -516,9 +516,14 @@ export interface FirewallObs {
 /** A virtual-appliance next hop address and what owns it. */
 export interface ApplianceObs {
   ip: string;
-  /** `firewall`: an Azure Firewall's private IP; `nic`: a NIC (a third-party appliance); `none`: nothing in the searched scopes. */
-  owner: 'firewall' | 'nic' | 'none';
+  /**
+   * `firewall`: an Azure Firewall's private IP; `nic`: a NIC (a third-party appliance); `none`:
+   * nothing in the searched scopes; `unknown`: not found, but something in the address's subnet
+   * could not be checked (a load balancer frontend, a scale-set NIC, an unreadable NIC): see `why`.
+   */
+  owner: 'firewall' | 'nic' | 'none' | 'unknown';
   ownerId?: string;
+  why?: string;
 }
 
 export interface FirewallsObs {
