@@ -1,6 +1,6 @@
 /**
- * Reads the workspace's computes (or only the one named with --compute): type, state, subnet,
- * public IP and SSO settings. The ML SDK's 2022-10-01 model has no `enableSSO` (its deserializer
+ * Reads the workspace's computes (or only the one named with --compute, plus the workspace's
+ * imageBuildCompute when that is another compute): type, state, size, subnet, public IP and SSO settings. The ML SDK's 2022-10-01 model has no `enableSSO` (its deserializer
  * happens to keep unknown keys of the nested bag today, but nothing types or promises that), so
  * each compute is mapped from its raw JSON: page bodies for the list, the body of a single GET.
  */
@@ -29,11 +29,17 @@ export const probe = {
       return failed(toProbeError(err, `reading the computes of workspace ${wsId}`, wsId));
     }
     const name = ctx.target.computeName;
-    return name ? readOne(ctx, ws, name) : readAll(ctx, ws);
+    if (!name) return readAll(ctx, ws);
+    // Image builds run on the workspace's imageBuildCompute: with --compute, read that one too.
+    const buildName = workspace?.ok ? workspace.value.imageBuildCompute : undefined;
+    const readBuild = buildName && buildName.toLowerCase() !== name.toLowerCase();
+    const [one, build] = await Promise.all([readOne(ctx, ws, name), readBuild ? readOne(ctx, ws, buildName) : undefined]);
+    if (!one.ok) return failed<ComputesObs>(one.error);
+    return observed<ComputesObs>(build ? { computes: [one.value], imageBuildCompute: build } : { computes: [one.value] });
   },
 } satisfies Probe<'computes'>;
 
-async function readOne(ctx: ProbeContext, ws: ArmId, computeName: string): Promise<Observed<ComputesObs>> {
+async function readOne(ctx: ProbeContext, ws: ArmId, computeName: string): Promise<Observed<ComputeObs>> {
   const wsName = ws.names[0] ?? '';
   const id = `${ws.id}/computes/${computeName}`;
   let raw: unknown;
@@ -44,7 +50,7 @@ async function readOne(ctx: ProbeContext, ws: ArmId, computeName: string): Promi
         raw = parseBody(r.bodyAsText ?? undefined);
       },
     });
-    return observed({ computes: [toComputeObs(typed, raw)] });
+    return observed(toComputeObs(typed, raw));
   } catch (err) {
     const error = toProbeError(err, `reading compute '${computeName}' of workspace '${wsName}'`, id);
     if (error.kind === 'not-found') {
@@ -100,5 +106,6 @@ export function toComputeObs(typed: ComputeResource, raw: unknown): ComputeObs {
     subnetId: str(field(field(inner, 'subnet'), 'id')),
     enableNodePublicIp: bool(field(inner, 'enableNodePublicIp')),
     enableSSO: bool(field(inner, 'enableSSO')),
+    vmSize: str(field(inner, 'vmSize')),
   };
 }

@@ -10,7 +10,24 @@ import { probe as privateEndpoints } from './private-endpoints.ts';
 import { probe as networks } from './networks.ts';
 import { probe as privateDnsZones } from './private-dns-zones.ts';
 import { probe as dns } from './dns.ts';
+import { probe as serviceTags } from './service-tags.ts';
+import { probe as subnetPolicies } from './subnet-policies.ts';
+import { probe as vantage } from './vantage.ts';
+import { probe as firewalls } from './firewalls.ts';
+import { probe as dependencies } from './dependencies.ts';
 
-export const probes = [workspace, computes, privateEndpoints, networks, privateDnsZones, dns] as const;
+export const probes = [workspace, computes, privateEndpoints, networks, privateDnsZones, dns, serviceTags, subnetPolicies, vantage, firewalls, dependencies] as const;
 
-export const probeById: { readonly [K in ProbeId]: Probe<K> } = { workspace, computes, privateEndpoints, networks, privateDnsZones, dns };
+export const probeById: { readonly [K in ProbeId]: Probe<K> } = {
+  workspace,
+  computes,
+  privateEndpoints,
+  networks,
+  privateDnsZones,
+  dns,
+  serviceTags,
+  subnetPolicies,
+  vantage,
+  firewalls,
+  dependencies,
+};

@@ -112,6 +112,7 @@ export function toSubnetObs(s: Subnet, vnetId: string): SubnetObs {
     routeTableId: s.routeTable?.id,
     natGatewayId: s.natGateway?.id,
     defaultOutboundAccess: s.defaultOutboundAccess,
+    privateEndpointNetworkPolicies: s.privateEndpointNetworkPolicies,
     serviceEndpoints: (s.serviceEndpoints ?? []).flatMap((e) => (e.service ? [e.service] : [])),
     delegations: (s.delegations ?? []).flatMap((d) => (d.serviceName ? [d.serviceName] : d.name ? [d.name] : [])),
     privateEndpointIds: ids(s.privateEndpoints),

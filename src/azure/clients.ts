@@ -17,6 +17,9 @@ import { DefaultAzureCredential } from '@azure/identity';
 import { NetworkManagementClient } from '@azure/arm-network';
 import { PrivateDnsManagementClient } from '@azure/arm-privatedns';
 import { AzureMachineLearningWorkspaces } from '@azure/arm-machinelearning';
+import { StorageManagementClient } from '@azure/arm-storage';
+import { KeyVaultManagementClient } from '@azure/arm-keyvault';
+import { ContainerRegistryManagementClient } from '@azure/arm-containerregistry';
 import { CLOUDS, type CloudName, type CloudProfile } from '../model/cloud.ts';
 
 /** api-version sent by the ML client: newest stable that carries managedNetwork and enableSSO. */
@@ -52,6 +55,9 @@ export interface AzureClients {
   network(subscriptionId: string): NetworkManagementClient;
   privateDns(subscriptionId: string): PrivateDnsManagementClient;
   ml(subscriptionId: string): AzureMachineLearningWorkspaces;
+  storage(subscriptionId: string): StorageManagementClient;
+  keyVault(subscriptionId: string): KeyVaultManagementClient;
+  containerRegistry(subscriptionId: string): ContainerRegistryManagementClient;
   /** Options for one SDK call: abort on `signal` or after the per-call timeout. */
   call(signal?: AbortSignal): CallOptions;
 }
@@ -134,6 +140,9 @@ export function createAzureClients(options: AzureAccessOptions): AzureClients {
   const network = new Map<string, NetworkManagementClient>();
   const dns = new Map<string, PrivateDnsManagementClient>();
   const ml = new Map<string, AzureMachineLearningWorkspaces>();
+  const storage = new Map<string, StorageManagementClient>();
+  const keyVault = new Map<string, KeyVaultManagementClient>();
+  const registry = new Map<string, ContainerRegistryManagementClient>();
   const memo = <C>(m: Map<string, C>, sub: string, make: () => C): C => {
     const key = sub.toLowerCase();
     let c = m.get(key);
@@ -149,6 +158,10 @@ export function createAzureClients(options: AzureAccessOptions): AzureClients {
     network: (sub) => memo(network, sub, () => new NetworkManagementClient(options.credential, sub, { ...common, credentials: { scopes: [scope] } })),
     privateDns: (sub) => memo(dns, sub, () => new PrivateDnsManagementClient(options.credential, sub, { ...common, credentials: { scopes: [scope] } })),
     ml: (sub) => memo(ml, sub, () => new AzureMachineLearningWorkspaces(options.credential, sub, { ...common, credentialScopes: [scope], apiVersion: ML_API_VERSION })),
+    // Modular clients like network(); key vault and registry would otherwise derive the token scope from the endpoint.
+    storage: (sub) => memo(storage, sub, () => new StorageManagementClient(options.credential, sub, { ...common, credentials: { scopes: [scope] } })),
+    keyVault: (sub) => memo(keyVault, sub, () => new KeyVaultManagementClient(options.credential, sub, { ...common, credentials: { scopes: [scope] } })),
+    containerRegistry: (sub) => memo(registry, sub, () => new ContainerRegistryManagementClient(options.credential, sub, { ...common, credentials: { scopes: [scope] } })),
     call(signal) {
       const timeout = AbortSignal.timeout(timeoutMs);
       return {

@@ -1,13 +1,13 @@
 import t from 'tap';
 import { probe } from '../../probes/computes.ts';
 import { exactly, gets, snapshotWith, wire, withSim } from '../helpers/sim.ts';
-import { SPOKE_ID, SUBNET_ID, WS_ID } from '../helpers/snapshot.ts';
+import { SPOKE_ID, SUB, SUBNET_ID, WS_ID } from '../helpers/snapshot.ts';
 
 const OTHER_SUBNET = `${SPOKE_ID}/subnets/snet-train`;
 
 const computes = [
   wire.compute('ci-alice', 'ComputeInstance', { vmSize: 'STANDARD_DS3_V2', subnet: { id: SUBNET_ID }, enableNodePublicIp: false, enableSSO: true, state: 'Running' }),
-  wire.compute('cpu-cluster', 'AmlCompute', { vmSize: 'STANDARD_DS3_V2', subnet: { id: OTHER_SUBNET }, enableNodePublicIp: false, allocationState: 'Steady', scaleSettings: { minNodeCount: 0, maxNodeCount: 4 } }),
+  wire.compute('cpu-cluster', 'AmlCompute', { vmSize: 'Standard_NC6s_v3', subnet: { id: OTHER_SUBNET }, enableNodePublicIp: false, allocationState: 'Steady', scaleSettings: { minNodeCount: 0, maxNodeCount: 4 } }),
   // Third item: lands on the second page (page size 2).
   wire.compute('ci-bob', 'ComputeInstance', { vmSize: 'STANDARD_DS3_V2', subnet: { id: SUBNET_ID }, enableSSO: false, state: 'Stopped' }),
   wire.compute('serverless', 'Kubernetes', { namespace: 'default' }),
@@ -22,10 +22,10 @@ t.test('lists every compute across pages and reads enableSSO from the raw JSON',
     ['ci-alice', 'cpu-cluster', 'ci-bob', 'serverless'],
   );
   const [alice, cluster, bob, k8s] = out.value.computes;
-  t.same(alice, { id: `${WS_ID}/computes/ci-alice`, name: 'ci-alice', computeType: 'ComputeInstance', location: 'eastus', provisioningState: 'Succeeded', state: 'Running', subnetId: SUBNET_ID, enableNodePublicIp: false, enableSSO: true });
-  t.match(cluster, { computeType: 'AmlCompute', state: 'Steady', subnetId: OTHER_SUBNET, enableNodePublicIp: false, enableSSO: undefined });
+  t.same(alice, { id: `${WS_ID}/computes/ci-alice`, name: 'ci-alice', computeType: 'ComputeInstance', location: 'eastus', provisioningState: 'Succeeded', state: 'Running', subnetId: SUBNET_ID, enableNodePublicIp: false, enableSSO: true, vmSize: 'STANDARD_DS3_V2' });
+  t.match(cluster, { computeType: 'AmlCompute', state: 'Steady', subnetId: OTHER_SUBNET, enableNodePublicIp: false, enableSSO: undefined, vmSize: 'Standard_NC6s_v3' });
   t.match(bob, { computeType: 'ComputeInstance', state: 'Stopped', enableSSO: false, enableNodePublicIp: undefined }, 'enableSSO false on the second page is kept; an absent enableNodePublicIp stays undefined');
-  t.match(k8s, { computeType: 'Kubernetes', subnetId: undefined });
+  t.match(k8s, { computeType: 'Kubernetes', subnetId: undefined, vmSize: undefined });
   t.equal(gets(sim, /\/computes$/).length, 2, 'two pages requested');
 });
 
@@ -38,6 +38,36 @@ t.test('with --compute reads only that compute', async (t) => {
     sim.requests.map((r) => r.path),
     [`${WS_ID}/computes/ci-bob`],
   );
+});
+
+/** The workspace as the workspace probe observed it, naming an image build compute. */
+function workspaceNaming(imageBuildCompute: string) {
+  return { ok: true as const, value: { id: WS_ID, name: 'ws-demo', subscriptionId: SUB, resourceGroup: 'rg-ml', location: 'eastus', privateEndpointConnections: [], imageBuildCompute, fqdns: {} } };
+}
+
+t.test('with --compute also reads the image build compute the workspace names', async (t) => {
+  const { sim, ctx } = await withSim(t, [wire.workspace(), ...computes], { target: { computeName: 'ci-alice' } });
+  const out = await probe.run(ctx, snapshotWith(ctx, { workspace: workspaceNaming('cpu-cluster') }));
+  if (!out.ok) throw new Error(out.error.message);
+  t.same(out.value.computes.map((c) => c.name), ['ci-alice'], 'the build compute is not one of the analysed computes');
+  t.match(out.value.imageBuildCompute, { ok: true, value: { name: 'cpu-cluster', computeType: 'AmlCompute', subnetId: OTHER_SUBNET, vmSize: 'Standard_NC6s_v3' } });
+  t.same(sim.requests.map((r) => r.path).sort(), [`${WS_ID}/computes/ci-alice`, `${WS_ID}/computes/cpu-cluster`]);
+});
+
+t.test('the image build compute is not read again when it is the --compute', async (t) => {
+  const { sim, ctx } = await withSim(t, [wire.workspace(), ...computes], { target: { computeName: 'cpu-cluster' } });
+  const out = await probe.run(ctx, snapshotWith(ctx, { workspace: workspaceNaming('CPU-Cluster') }));
+  if (!out.ok) throw new Error(out.error.message);
+  t.equal(out.value.imageBuildCompute, undefined);
+  t.equal(sim.requests.length, 1);
+});
+
+t.test('an image build compute that does not exist fails alone', async (t) => {
+  const { ctx } = await withSim(t, [wire.workspace(), ...computes], { target: { computeName: 'ci-alice' } });
+  const out = await probe.run(ctx, snapshotWith(ctx, { workspace: workspaceNaming('gone-cluster') }));
+  if (!out.ok) throw new Error(out.error.message);
+  t.same(out.value.computes.map((c) => c.name), ['ci-alice']);
+  t.match(out.value.imageBuildCompute, { ok: false, error: { kind: 'not-found', resourceId: `${WS_ID}/computes/gone-cluster` } });
 });
 
 t.test('a --compute that does not exist is a not-found naming the compute and the workspace', async (t) => {
