@@ -14,14 +14,18 @@ import {
   buildEstate,
   guidFrom,
   patchProperties,
+  recommendedNsgRules,
   removeResources,
   scenarioJson,
   setARecord,
   toScenario,
   type ComputeSpec,
   type Estate,
+  type FirewallRuleSpec,
+  type RuleCollectionGroupSpec,
 } from '../src/sim/scenario-builder.ts';
-import type { Scenario, ScenarioDnsAnswer, ScenarioFault } from '../src/sim/scenario.ts';
+import { regionalTag } from '../src/sim/service-tag-data.ts';
+import type { Scenario, ScenarioDnsAnswer, ScenarioExpectation, ScenarioFault } from '../src/sim/scenario.ts';
 
 export const SCENARIO_DIR = fileURLToPath(new URL('../test/fixtures/scenarios/', import.meta.url));
 
@@ -39,9 +43,37 @@ export const CODES = {
   peering: 'VNET_PEERING_NOT_CONNECTED',
   instanceName: 'COMPUTE_INSTANCE_NAME_UNRESOLVABLE',
   sso: 'COMPUTE_SSO_DISABLED',
+  egressMissing: 'EGRESS_MISSING',
+  nsgEntraId: 'NSG_BLOCKS_ENTRA_ID',
+  nsgAmlService: 'NSG_BLOCKS_AML_SERVICE',
+  nsgPrivateEndpoint: 'NSG_BLOCKS_PRIVATE_ENDPOINT',
+  firewallBlocks: 'FIREWALL_BLOCKS_REQUIRED_DESTINATION',
+  routeUnreachable: 'ROUTE_NEXT_HOP_UNREACHABLE',
+  routeAsymmetric: 'ROUTE_ASYMMETRIC_FORCED_TUNNEL',
+  nsgOutbound: 'NSG_BLOCKS_REQUIRED_OUTBOUND',
+  nsgInbound: 'NSG_BLOCKS_REQUIRED_INBOUND',
+  fqdnWithoutProxy: 'FIREWALL_FQDN_RULE_WITHOUT_DNS_PROXY',
+  storageNetwork: 'STORAGE_NETWORK_BLOCKS_COMPUTE',
+  keyVaultNetwork: 'KEY_VAULT_NETWORK_BLOCKS_COMPUTE',
+  registryUnreachable: 'CONTAINER_REGISTRY_UNREACHABLE',
+  imageBuildCompute: 'IMAGE_BUILD_COMPUTE_MISSING',
+  managedNetwork: 'MANAGED_NETWORK_NOT_READY',
 } as const;
 const C = CODES;
 export const ALL_CODES: string[] = Object.values(CODES);
+
+/** For the flow-analysis scenarios: every code but the expected ones must stay silent. */
+const allBut = (...expected: string[]): string[] => ALL_CODES.filter((c) => !expected.includes(c));
+
+type FlowIntent = NonNullable<ScenarioExpectation['flows']>;
+type BlockedFlow = NonNullable<FlowIntent['blocked']>[number];
+
+/** Flows blocked at one hop for one reason. */
+const at = (hop: string, reason: string, ...ids: string[]): BlockedFlow[] => ids.map((id) => ({ id, hop, reason }));
+/** The flows that go to the workspace private endpoint. */
+const PE_FLOWS = ['workspace-api', 'workspace-cert', 'notebooks', 'instance-name'];
+/** The flows that leave for public service-tag destinations (no dependency private endpoints). */
+const INTERNET_FLOWS = ['aml-service', 'entra-id', 'arm', 'storage', 'key-vault', 'container-registry', 'mcr', 'batch'];
 
 /** The private-link and DNS configuration codes: none may fire when that part of the estate is right. */
 const CONFIG_CAUSES = [C.peMissing, C.peNotApproved, C.zoneMissing, C.zoneGroupMissing, C.recordMissing, C.recordStale, C.zoneNotLinked, C.customDns, C.peering];
@@ -83,7 +115,7 @@ function healthySingleVnet(): Scenario {
     description:
       'A private workspace (public network access disabled) in westeurope. The compute instance, a build cluster and the workspace private endpoint share one VNet that uses Azure DNS. Both private DNS zones exist in the same subscription, are linked to the VNet and hold the records the zone group created. Nothing is wrong: sign-in works.',
     computeName: 'ci-anna-weu',
-    expect: { exitCode: 0, verdict: 'no-cause-found', absentCodes: ALL_CODES },
+    expect: { exitCode: 0, verdict: 'no-cause-found', absentCodes: ALL_CODES, flows: {} },
   });
 }
 
@@ -104,7 +136,7 @@ function healthyHubSpoke(): Scenario {
     title: 'Healthy: hub-and-spoke across two subscriptions',
     description:
       'A private workspace in eastus2. The workspace private endpoint (api, notebooks and inference IPs) and both private DNS zones live in a connectivity hub in another subscription; the compute instance and a GPU cluster sit in a spoke in the workspace subscription, peered with the hub in both directions (Connected). The zones are linked to the hub and to the spoke, and the spoke uses Azure DNS. The hub subscription is passed with --subscription. Nothing is wrong. All computes are analysed.',
-    expect: { exitCode: 0, verdict: 'no-cause-found', absentCodes: ALL_CODES },
+    expect: { exitCode: 0, verdict: 'no-cause-found', absentCodes: ALL_CODES, flows: {} },
   });
 }
 
@@ -134,6 +166,8 @@ function privateEndpointMissing(): Scenario {
       verdict: 'cause-found',
       topFinding: { code: C.peMissing, resourceId: e.ids.computeVnet },
       absentCodes: [C.peNotApproved, C.zoneMissing, C.zoneGroupMissing, C.recordMissing, C.recordStale, C.zoneNotLinked, C.customDns, C.dnsPublic, C.dnsFailed, C.instanceName, C.sso],
+      // DNS answers the endpoint's address, but no route reaches it: 172.24.2.4 falls in the system route 172.16.0.0/12 -> None.
+      flows: { blocked: at('route', 'route-none', ...PE_FLOWS) },
     },
   });
 }
@@ -160,6 +194,7 @@ function privateEndpointPending(): Scenario {
       verdict: 'cause-found',
       topFinding: { code: C.peNotApproved, resourceId: e.ids.privateEndpoint as string },
       absentCodes: [C.peMissing, C.zoneMissing, C.zoneGroupMissing, C.recordMissing, C.recordStale, C.zoneNotLinked, C.customDns, C.dnsPublic, C.dnsFailed, C.peering, C.sso],
+      flows: { blocked: at('destination', 'endpoint-not-approved', ...PE_FLOWS) },
     },
   });
 }
@@ -186,6 +221,7 @@ function dnsZoneMissing(): Scenario {
       topFinding: { code: C.zoneMissing, resourceId: e.ids.privateEndpoint as string },
       alsoFinds: [C.zoneGroupMissing, C.dnsPublic, C.instanceName],
       absentCodes: [C.peMissing, C.peNotApproved, C.recordStale, C.zoneNotLinked, C.customDns, C.dnsFailed, C.peering, C.sso],
+      flows: { blocked: at('dns', 'dns-wrong-address', ...PE_FLOWS) },
     },
   });
 }
@@ -213,6 +249,7 @@ function dnsZoneGroupMissing(): Scenario {
       verdict: 'cause-found',
       topFinding: { code: C.zoneGroupMissing, resourceId: e.ids.privateEndpoint as string },
       absentCodes: [C.peMissing, C.peNotApproved, C.zoneMissing, C.recordMissing, C.recordStale, C.zoneNotLinked, C.customDns, C.dnsPublic, C.dnsFailed, C.peering, C.instanceName, C.sso],
+      flows: {},
     },
   });
 }
@@ -242,6 +279,8 @@ function dnsRecordMissing(): Scenario {
       topFinding: { code: C.recordMissing, resourceId: e.ids.zones.api as string },
       alsoFinds: [C.dnsFailed, C.instanceName],
       absentCodes: [C.peMissing, C.peNotApproved, C.zoneMissing, C.zoneGroupMissing, C.recordStale, C.zoneNotLinked, C.customDns, C.dnsPublic, C.peering, C.sso],
+      // The instance names follow the workspace API name into the same NXDOMAIN; cert and notebooks still resolve.
+      flows: { blocked: at('dns', 'dns-failed', 'workspace-api', 'instance-name') },
     },
   });
 }
@@ -273,6 +312,7 @@ function dnsRecordStale(): Scenario {
       topFinding: { code: C.recordStale, resourceId: e.ids.records.api as string },
       alsoFinds: [C.instanceName],
       absentCodes: [C.peMissing, C.peNotApproved, C.zoneMissing, C.zoneGroupMissing, C.recordMissing, C.zoneNotLinked, C.customDns, C.dnsPublic, C.dnsFailed, C.peering, C.sso],
+      flows: { blocked: at('dns', 'dns-wrong-address', 'workspace-api', 'workspace-cert', 'instance-name') },
     },
   });
 }
@@ -301,6 +341,7 @@ function zoneNotLinkedHubSpoke(): Scenario {
       topFinding: { code: C.zoneNotLinked, resourceId: e.ids.zones.api as string },
       alsoFinds: [C.dnsPublic, C.instanceName],
       absentCodes: [C.peMissing, C.peNotApproved, C.zoneMissing, C.zoneGroupMissing, C.recordMissing, C.recordStale, C.customDns, C.dnsFailed, C.peering, C.sso],
+      flows: { blocked: at('dns', 'dns-wrong-address', ...PE_FLOWS) },
     },
   });
 }
@@ -328,6 +369,7 @@ function customDnsNoForwarder(): Scenario {
       topFinding: { code: C.customDns, resourceId: e.ids.computeVnet },
       alsoFinds: [C.dnsPublic, C.instanceName],
       absentCodes: [C.peMissing, C.peNotApproved, C.zoneMissing, C.zoneGroupMissing, C.recordMissing, C.recordStale, C.zoneNotLinked, C.dnsFailed, C.peering, C.sso],
+      flows: { blocked: at('dns', 'dns-wrong-address', ...PE_FLOWS) },
     },
   });
 }
@@ -356,6 +398,7 @@ function customDnsServerVnetNotLinked(): Scenario {
       topFinding: { code: C.zoneNotLinked, resourceId: e.ids.zones.api as string },
       alsoFinds: [C.dnsPublic, C.instanceName],
       absentCodes: [C.peMissing, C.peNotApproved, C.zoneMissing, C.zoneGroupMissing, C.recordMissing, C.recordStale, C.customDns, C.dnsFailed, C.peering, C.sso],
+      flows: { blocked: at('dns', 'dns-wrong-address', ...PE_FLOWS) },
     },
   });
 }
@@ -387,6 +430,8 @@ function peeringDisconnected(): Scenario {
       verdict: 'cause-found',
       topFinding: { code: C.peering, resourceId: e.ids.peerings.computeToHub as string },
       absentCodes: [C.peMissing, C.peNotApproved, C.zoneMissing, C.zoneGroupMissing, C.recordMissing, C.recordStale, C.zoneNotLinked, C.customDns, C.dnsPublic, C.dnsFailed, C.instanceName, C.sso],
+      // The endpoint's address lies in the hub, behind the Disconnected peering.
+      flows: { blocked: at('peering', 'peering-not-connected', ...PE_FLOWS) },
     },
   });
 }
@@ -414,6 +459,7 @@ function dnsServfail(): Scenario {
       verdict: 'cause-found',
       topFinding: { code: C.dnsFailed, resourceId: e.ids.workspace },
       absentCodes: [...CONFIG_CAUSES, C.dnsPublic, C.instanceName, C.sso],
+      flows: { blocked: at('dns', 'dns-failed', 'workspace-api', 'workspace-cert', 'notebooks') },
     },
   });
 }
@@ -445,6 +491,7 @@ function computeInstanceNameUnresolvable(): Scenario {
       verdict: 'no-cause-found',
       topFinding: { code: C.instanceName, resourceId: e.ids.computes['ci-okafor'] as string },
       absentCodes: [...CONFIG_CAUSES, C.dnsPublic, C.dnsFailed, C.sso],
+      flows: { blocked: at('dns', 'dns-failed', 'instance-name') },
     },
   });
 }
@@ -471,6 +518,7 @@ function computeSsoDisabled(): Scenario {
       verdict: 'no-cause-found',
       topFinding: { code: C.sso, resourceId: e.ids.computes['ci-schmidt'] as string },
       absentCodes: [...CONFIG_CAUSES, C.dnsPublic, C.dnsFailed, C.instanceName],
+      flows: {},
     },
   });
 }
@@ -495,7 +543,8 @@ function hubSubscriptionForbidden(): Scenario {
       'A healthy hub-and-spoke estate in switzerlandnorth, but the identity running the diagnosis has no Reader role on the hub subscription: every ARM request under it answers 403 AuthorizationFailed. The private endpoint, the zones and the hub VNet cannot be read, so the private-link checks are undetermined. The diagnosis must say so (exit 3) and must not invent a cause from missing evidence.',
     computeName: 'ci-meier',
     faults: [{ path: `^/subscriptions/${hub}(/|$)`, status: 403, code: 'AuthorizationFailed' }],
-    expect: { exitCode: 3, verdict: 'undetermined', absentCodes: ALL_CODES },
+    // The endpoint and the hub cannot be read: the flows to it are undetermined, never allowed.
+    expect: { exitCode: 3, verdict: 'undetermined', absentCodes: ALL_CODES, flows: { undetermined: PE_FLOWS } },
   });
 }
 
@@ -543,7 +592,7 @@ function largeEstateThrottled(): Scenario {
       },
       { method: 'GET', path: `^/subscriptions/${sub}(/resourceGroups/[^/]+)?/providers/Microsoft\\.Network/privateDnsZones$`, status: 429, retryAfterSeconds: 1, times: 2 },
     ] satisfies ScenarioFault[],
-    expect: { exitCode: 0, verdict: 'no-cause-found', absentCodes: ALL_CODES },
+    expect: { exitCode: 0, verdict: 'no-cause-found', absentCodes: ALL_CODES, flows: {} },
   });
 }
 
@@ -564,7 +613,754 @@ function publicWorkspace(): Scenario {
     description:
       'A workspace in koreacentral with public network access enabled and no private endpoint; the compute instance sits in a customer VNet with a NAT gateway and resolves the workspace names publicly, which is correct here. The private-endpoint and DNS rules do not apply and must not fire.',
     computeName: 'ci-park',
-    expect: { exitCode: 0, verdict: 'no-cause-found', absentCodes: ALL_CODES },
+    expect: { exitCode: 0, verdict: 'no-cause-found', absentCodes: ALL_CODES, flows: {} },
+  });
+}
+
+// ------------------------------------------------------------------------------------ flow analysis: helpers
+
+/** Azure Firewall rules that let a compute subnet reach everything Azure ML needs (facts §4), by service tag and FQDN. */
+function requiredFirewallRules(region: string, sources: string[], omit: { entraId?: boolean } = {}): { network: FirewallRuleSpec[]; application: FirewallRuleSpec[] } {
+  const net = (name: string, protocols: Array<'TCP' | 'UDP' | 'Any'>, destinations: string[], ports: string[]): FirewallRuleSpec => ({ kind: 'network', name, protocols, sources, destinations, ports });
+  const app = (name: string, fqdns: string[], http = false): FirewallRuleSpec => ({
+    kind: 'application', name, sources, fqdns, protocols: [...(http ? [{ protocolType: 'Http' as const, port: 80 }] : []), { protocolType: 'Https', port: 443 }],
+  });
+  return {
+    network: [
+      ...(omit.entraId ? [] : [net('AllowEntraId', ['TCP'], ['AzureActiveDirectory'], ['80', '443'])]),
+      net('AllowAzureMLTcp', ['TCP'], ['AzureMachineLearning'], ['443', '8787', '18881']),
+      net('AllowAzureMLUdp', ['UDP'], ['AzureMachineLearning'], ['5831']),
+      net('AllowArm', ['TCP'], ['AzureResourceManager'], ['443']),
+      net('AllowBatch', ['Any'], [regionalTag('BatchNodeManagement', region)], ['443']),
+      net('AllowStorage', ['TCP'], [regionalTag('Storage', region)], ['443', '445']),
+      net('AllowKeyVault', ['TCP'], [regionalTag('AzureKeyVault', region)], ['443']),
+      net('AllowAcr', ['TCP'], [regionalTag('AzureContainerRegistry', region)], ['443']),
+      net('AllowMcr', ['TCP'], ['MicrosoftContainerRegistry', 'AzureFrontDoor.FirstParty'], ['443']),
+    ],
+    application: [
+      ...(omit.entraId ? [] : [app('AllowLogin', ['login.microsoftonline.com'], true)]),
+      app('AllowArmHost', ['management.azure.com']),
+      app('AllowAzureML', ['*.azureml.ms', '*.azureml.net', 'ml.azure.com', '*.notebooks.azure.net', '*.aznbcontent.net', 'graph.microsoft.com']),
+      app('AllowImages', ['mcr.microsoft.com', '*.data.mcr.microsoft.com']),
+      app('AllowPackages', ['pypi.org', '*.pythonhosted.org', '*.anaconda.com']),
+    ],
+  };
+}
+
+function amlRuleGroup(region: string, sources: string[], omit: { entraId?: boolean } = {}): RuleCollectionGroupSpec {
+  const r = requiredFirewallRules(region, sources, omit);
+  return {
+    name: 'rcg-azureml-compute',
+    priority: 300,
+    collections: [
+      { name: 'net-azureml-required', priority: 100, action: 'Allow', rules: r.network },
+      { name: 'app-azureml-required', priority: 200, action: 'Allow', rules: r.application },
+    ],
+  };
+}
+
+// ------------------------------------------------------------------------------------ flow analysis: broken
+
+function egressMissingPrivateSubnet(): Scenario {
+  const e = buildEstate({
+    seed: 'egress-missing-private-subnet',
+    region: 'brazilsouth',
+    topology: 'single-vnet',
+    workspace: { name: 'mlw-credit-brs', resourceGroup: 'rg-credit-ml-brs', imageBuildCompute: 'cpu-scoring' },
+    computeVnet: { name: 'vnet-credit-brs', resourceGroup: 'rg-credit-net-brs', base: '10.12', computeSubnet: 'snet-training' },
+    privateEndpoint: { name: 'pe-mlw-credit-brs' },
+    zones: { resourceGroup: 'rg-credit-dns-brs' },
+    computes: [instance('ci-souza'), cluster('cpu-scoring', { maxNodes: 6 })],
+    natGateway: false,
+    defaultOutboundAccess: false,
+  });
+  return toScenario(e, {
+    name: 'egress-missing-private-subnet',
+    title: 'Private subnet without NAT gateway: no way to Entra ID or the Azure ML service',
+    description:
+      'A private workspace in brazilsouth. The compute subnet was created as a private subnet (defaultOutboundAccess false), the computes have no public IP, and there is neither a NAT gateway nor a default route to a firewall. The workspace private endpoint is reachable, but every public destination is not: Entra ID, the Azure ML service, ARM, storage, key vault, registries and Batch. The compute cannot get a token and falls back to device login, which then cannot complete either. Fix: attach a NAT gateway with a public IP (or route 0.0.0.0/0 to a firewall). Routes and NSGs are computed from configuration.',
+    expect: {
+      exitCode: 1,
+      verdict: 'cause-found',
+      topFinding: { code: C.egressMissing, resourceId: e.ids.computeSubnet },
+      absentCodes: allBut(C.egressMissing),
+      flows: { blocked: at('route', 'no-egress', ...INTERNET_FLOWS) },
+    },
+  });
+}
+
+function nsgDeniesEntraId(): Scenario {
+  const e = buildEstate({
+    seed: 'nsg-denies-entra-id',
+    region: 'norwayeast',
+    topology: 'single-vnet',
+    workspace: { name: 'mlw-energy-trading-noe', resourceGroup: 'rg-trading-ml-noe' },
+    computeVnet: { name: 'vnet-trading-noe', resourceGroup: 'rg-trading-net-noe', base: '10.33', computeSubnet: 'snet-ml-compute' },
+    privateEndpoint: { name: 'pe-mlw-trading-noe' },
+    zones: { resourceGroup: 'rg-trading-dns-noe' },
+    computes: [instance('ci-hansen')],
+    computeNsg: {
+      rules: [
+        {
+          name: 'Deny-AzureAD-Outbound', priority: 300, direction: 'Outbound', access: 'Deny', protocol: 'Tcp', destination: 'AzureActiveDirectory', ports: ['80', '443'],
+          description: 'Block sign-in to consumer and guest tenants from servers (security baseline 4.2)',
+        },
+      ],
+    },
+    vantage: { vmName: 'vm-trading-jump01' },
+  });
+  return toScenario(e, {
+    name: 'nsg-denies-entra-id',
+    title: 'A security-baseline NSG rule denies outbound traffic to Entra ID',
+    description:
+      'A private workspace in norwayeast. A security baseline added Deny-AzureAD-Outbound (priority 300) to the compute subnet NSG, meant for servers, so the compute instance cannot reach login.microsoftonline.com: no token through the managed identity, and the device-login prompt it falls back to cannot complete. A jumpbox VM in the same subnet lets the diagnosis read the effective NSG rules from Azure. Fix: remove the rule or allow AzureActiveDirectory TCP 80/443 at a lower priority number.',
+    computeName: 'ci-hansen',
+    expect: {
+      exitCode: 1,
+      verdict: 'cause-found',
+      topFinding: { code: C.nsgEntraId, resourceId: e.ids.computeNsg },
+      absentCodes: allBut(C.nsgEntraId),
+      flows: { blocked: at('nsg', 'nsg-deny', 'entra-id') },
+    },
+  });
+}
+
+function nsgLegacyBlocksAmlService(): Scenario {
+  const region = 'southindia';
+  const legacy = recommendedNsgRules(region).filter((r) => !r.name.startsWith('AllowAzureML'));
+  const e = buildEstate({
+    seed: 'nsg-legacy-blocks-aml-service',
+    region,
+    topology: 'single-vnet',
+    workspace: { name: 'mlw-claims-ocr-ins', resourceGroup: 'rg-claims-ocr-ml' },
+    computeVnet: { name: 'vnet-claims-ocr-ins', resourceGroup: 'rg-claims-ocr-net', base: '172.18' },
+    privateEndpoint: { name: 'pe-mlw-claims-ocr' },
+    zones: { resourceGroup: 'rg-claims-ocr-dns' },
+    computes: [instance('ci-iyer'), cluster('cpu-ocr-batch')],
+    computeNsg: {
+      rules: [
+        ...legacy,
+        { name: 'AllowAzureMLHttpsOutbound', priority: 110, direction: 'Outbound', access: 'Allow', protocol: 'Tcp', source: 'VirtualNetwork', destination: 'AzureMachineLearning', ports: '443' },
+        { name: 'DenyInternetOutbound', priority: 4000, direction: 'Outbound', access: 'Deny', destination: 'Internet', description: 'Only the listed service tags may be reached' },
+      ],
+    },
+  });
+  return toScenario(e, {
+    name: 'nsg-legacy-blocks-aml-service',
+    title: 'An NSG copied from an old template allows AzureMachineLearning on 443 only',
+    description:
+      'A private workspace in southindia whose compute subnet NSG allows a list of service tags and denies the rest of the internet (DenyInternetOutbound, priority 4000). It was copied from a template written before no-public-IP computes went GA: AzureMachineLearning is allowed on TCP 443 only, not TCP 18881 and UDP 5831, which the compute instance agents need to talk to the Azure ML service. The token broker path breaks and the SDK falls back to device login. Evaluated from configuration (no VM in the subnet).',
+    expect: {
+      exitCode: 1,
+      verdict: 'cause-found',
+      topFinding: { code: C.nsgAmlService, resourceId: e.ids.computeNsg },
+      absentCodes: allBut(C.nsgAmlService),
+      flows: { blocked: at('nsg', 'nsg-deny', 'aml-service') },
+    },
+  });
+}
+
+function nsgDeniesHubPrivateEndpoint(): Scenario {
+  const e = buildEstate({
+    seed: 'nsg-denies-hub-private-endpoint',
+    region: 'southafricanorth',
+    topology: 'hub-spoke',
+    workspace: { name: 'mlw-mining-san', resourceGroup: 'rg-mining-ml-san' },
+    computeVnet: { name: 'vnet-spoke-mining-san', resourceGroup: 'rg-mining-net-san', base: '10.23' },
+    hub: { name: 'vnet-hub-san', resourceGroup: 'rg-hub-san', base: '10.22' },
+    privateEndpoint: { name: 'pe-mlw-mining-san', resourceGroup: 'rg-hub-san-privatelink' },
+    zones: { resourceGroup: 'rg-hub-san-dns' },
+    computes: [instance('ci-ndlovu'), cluster('gpu-geology', { vmSize: 'STANDARD_NC24ADS_A100_V4' })],
+    computeNsg: {
+      rules: [{ name: 'Deny-Spoke-To-Hub', priority: 400, direction: 'Outbound', access: 'Deny', destination: '10.22.0.0/16', description: 'Spokes talk to the hub only through the firewall' }],
+    },
+    vantage: {},
+  });
+  return toScenario(e, {
+    name: 'nsg-denies-hub-private-endpoint',
+    title: 'The spoke NSG denies all traffic to the hub, where the workspace private endpoint lives',
+    description:
+      'A private workspace in southafricanorth, hub-and-spoke across two subscriptions. The network team added Deny-Spoke-To-Hub (priority 400, destination 10.22.0.0/16) to the compute subnet NSG, assuming all hub traffic goes through a firewall. The workspace private endpoint is in the hub (10.22.2.4), so the computes cannot reach the workspace API, cert or notebooks names although DNS is right. A jumpbox in the spoke gives the effective NSG rules. All computes are analysed.',
+    expect: {
+      exitCode: 1,
+      verdict: 'cause-found',
+      topFinding: { code: C.nsgPrivateEndpoint, resourceId: e.ids.computeNsg },
+      absentCodes: allBut(C.nsgPrivateEndpoint),
+      flows: { blocked: at('nsg', 'nsg-deny', ...PE_FLOWS) },
+    },
+  });
+}
+
+function endpointSubnetNsgDeniesCompute(): Scenario {
+  const e = buildEstate({
+    seed: 'endpoint-subnet-nsg-denies-compute',
+    region: 'uaenorth',
+    topology: 'single-vnet',
+    workspace: { name: 'mlw-logistics-uae', resourceGroup: 'rg-logistics-ml-uae' },
+    computeVnet: { name: 'vnet-logistics-uae', resourceGroup: 'rg-logistics-net-uae', base: '10.66', endpointSubnet: 'snet-privatelink' },
+    privateEndpoint: { name: 'pe-mlw-logistics-uae' },
+    zones: { resourceGroup: 'rg-logistics-dns-uae' },
+    computes: [instance('ci-almansoori')],
+    endpointSubnet: {
+      privateEndpointNetworkPolicies: 'Enabled',
+      nsgRules: [
+        { name: 'Allow-Analysts-Https', priority: 100, direction: 'Inbound', access: 'Allow', protocol: 'Tcp', source: '10.66.8.0/24', ports: '443' },
+        { name: 'Deny-VNet-Inbound', priority: 4000, direction: 'Inbound', access: 'Deny', source: 'VirtualNetwork', description: 'Private endpoints: analysts subnet only' },
+      ],
+    },
+  });
+  return toScenario(e, {
+    name: 'endpoint-subnet-nsg-denies-compute',
+    title: 'Network policies on the private endpoint subnet: its NSG admits the analysts subnet only',
+    description:
+      'A private workspace in uaenorth. The private endpoint subnet has privateEndpointNetworkPolicies Enabled, so its NSG applies to the endpoints. That NSG allows HTTPS from the analysts subnet (10.66.8.0/24) and denies the rest of the VNet (Deny-VNet-Inbound, priority 4000), which includes the compute subnet. The compute instance resolves the workspace to 10.66.2.4 but its connections are dropped at the endpoint, so it falls back to device login. Evaluated from configuration.',
+    computeName: 'ci-almansoori',
+    expect: {
+      exitCode: 1,
+      verdict: 'cause-found',
+      topFinding: { code: C.nsgPrivateEndpoint, resourceId: e.ids.endpointNsg as string },
+      absentCodes: allBut(C.nsgPrivateEndpoint),
+      flows: { blocked: at('nsg', 'nsg-deny', ...PE_FLOWS) },
+    },
+  });
+}
+
+function firewallBlocksEntraId(): Scenario {
+  const region = 'westcentralus';
+  const e = buildEstate({
+    seed: 'firewall-blocks-entra-id',
+    region,
+    topology: 'hub-spoke',
+    workspace: { name: 'mlw-telemetry-wcus', resourceGroup: 'rg-telemetry-ml' },
+    computeVnet: { name: 'vnet-spoke-telemetry', resourceGroup: 'rg-telemetry-net', base: '10.130' },
+    hub: { name: 'vnet-hub-wcus', resourceGroup: 'rg-hub-wcus', base: '10.128' },
+    privateEndpoint: { name: 'pe-mlw-telemetry', resourceGroup: 'rg-hub-wcus-privatelink' },
+    zones: { resourceGroup: 'rg-hub-wcus-dns' },
+    computes: [instance('ci-walker'), cluster('cpu-ingest')],
+    natGateway: false,
+    routeTable: { routes: [{ name: 'default-to-firewall', prefix: '0.0.0.0/0', nextHopType: 'VirtualAppliance', nextHopIp: 'firewall' }], disableBgpRoutePropagation: true },
+    firewall: {
+      name: 'afw-hub-wcus',
+      policy: { name: 'afwp-hub-wcus', dnsProxy: true, groups: [amlRuleGroup(region, ['10.130.0.0/16'], { entraId: true })] },
+    },
+  });
+  return toScenario(e, {
+    name: 'firewall-blocks-entra-id',
+    title: 'Forced tunnel to a hub firewall whose policy has no rule for Entra ID',
+    description:
+      "A private workspace in westcentralus, hub-and-spoke. The spoke routes 0.0.0.0/0 to the hub's Azure Firewall (10.128.3.4). Its policy allows the Azure ML service tags, ARM, storage, registries and Batch, but nobody added login.microsoftonline.com or the AzureActiveDirectory tag, so the firewall drops every Entra ID request (no matching rule). Managed identity tokens and the device-login prompt both fail. Evaluated from configuration.",
+    computeName: 'ci-walker',
+    expect: {
+      exitCode: 1,
+      verdict: 'cause-found',
+      topFinding: { code: C.firewallBlocks, resourceId: e.ids.firewallPolicy as string },
+      absentCodes: allBut(C.firewallBlocks),
+      flows: { blocked: at('firewall', 'firewall-no-matching-rule', 'entra-id') },
+    },
+  });
+}
+
+function routeToDecommissionedAppliance(): Scenario {
+  const e = buildEstate({
+    seed: 'route-to-decommissioned-appliance',
+    region: 'japanwest',
+    topology: 'hub-spoke',
+    workspace: { name: 'mlw-robotics-jpw', resourceGroup: 'rg-robotics-ml-jpw' },
+    computeVnet: { name: 'vnet-spoke-robotics-jpw', resourceGroup: 'rg-robotics-net-jpw', base: '10.145' },
+    hub: { name: 'vnet-hub-jpw', resourceGroup: 'rg-hub-jpw', base: '10.144' },
+    privateEndpoint: { name: 'pe-mlw-robotics-jpw', resourceGroup: 'rg-hub-jpw' },
+    zones: { resourceGroup: 'rg-hub-jpw-dns' },
+    computes: [instance('ci-kimura')],
+    natGateway: false,
+    routeTable: { name: 'rt-spoke-robotics-egress', routes: [{ name: 'default-via-hub-fw', prefix: '0.0.0.0/0', nextHopType: 'VirtualAppliance', nextHopIp: '10.144.3.4' }] },
+    vantage: { vmName: 'vm-robotics-bastion' },
+  });
+  return toScenario(e, {
+    name: 'route-to-decommissioned-appliance',
+    title: 'Default route to a firewall address that nothing owns any more',
+    description:
+      'A private workspace in japanwest, hub-and-spoke. The spoke route table still sends 0.0.0.0/0 to 10.144.3.4, the private IP of a hub firewall that was decommissioned; no firewall or NIC in the searched subscriptions holds that address now, so every packet to a public destination is dropped: Entra ID, the Azure ML service, ARM, storage, registries, Batch. A jumpbox in the spoke gives the effective routes and Network Watcher next hops. Fix: point the route at the new firewall or remove it and add a NAT gateway.',
+    computeName: 'ci-kimura',
+    expect: {
+      exitCode: 1,
+      verdict: 'cause-found',
+      topFinding: { code: C.routeUnreachable, resourceId: e.ids.routeTable as string },
+      absentCodes: allBut(C.routeUnreachable),
+      flows: { blocked: at('route', 'route-unowned-appliance', ...INTERNET_FLOWS) },
+    },
+  });
+}
+
+function forwardedTrafficDisallowed(): Scenario {
+  const region = 'eastasia';
+  const e = buildEstate({
+    seed: 'firewall-across-peering-no-forwarded-traffic',
+    region,
+    topology: 'hub-spoke',
+    workspace: { name: 'mlw-fx-pricing-hk', resourceGroup: 'rg-fx-ml-hk' },
+    computeVnet: { name: 'vnet-spoke-fx-hk', resourceGroup: 'rg-fx-net-hk', base: '10.171' },
+    hub: { name: 'vnet-hub-hk', resourceGroup: 'rg-hub-hk', base: '10.170' },
+    privateEndpoint: { name: 'pe-mlw-fx-pricing', resourceGroup: 'rg-hub-hk' },
+    zones: { resourceGroup: 'rg-hub-hk-dns' },
+    computes: [instance('ci-chan'), cluster('cpu-montecarlo', { maxNodes: 16 })],
+    natGateway: false,
+    routeTable: { routes: [{ name: 'to-hub-firewall', prefix: '0.0.0.0/0', nextHopType: 'VirtualAppliance', nextHopIp: 'firewall' }] },
+    firewall: { name: 'afw-hub-hk', policy: { name: 'afwp-hub-hk', dnsProxy: true, groups: [amlRuleGroup(region, ['10.171.0.0/16'])] } },
+  });
+  patchProperties(e, e.ids.peerings.computeToHub, (p) => void (p.allowForwardedTraffic = false));
+  return toScenario(e, {
+    name: 'firewall-across-peering-no-forwarded-traffic',
+    title: 'Default route to the hub firewall over a peering that refuses forwarded traffic',
+    description:
+      "A private workspace in eastasia, hub-and-spoke. The spoke routes 0.0.0.0/0 to the hub's Azure Firewall, whose policy allows everything Azure ML needs, but the spoke's peering to the hub was recreated with allowForwardedTraffic false. Replies from the internet come back through the firewall as forwarded traffic and are dropped, so no public destination works: Entra ID, the Azure ML service, ARM, storage, registries, Batch. The workspace private endpoint in the hub is still reachable. Evaluated from configuration. All computes are analysed.",
+    expect: {
+      exitCode: 1,
+      verdict: 'cause-found',
+      topFinding: { code: C.routeUnreachable, resourceId: e.ids.peerings.computeToHub as string },
+      absentCodes: allBut(C.routeUnreachable),
+      flows: { blocked: at('route', 'route-appliance-across-peering', ...INTERNET_FLOWS) },
+    },
+  });
+}
+
+function forcedTunnelAsymmetric(): Scenario {
+  const region = 'australiasoutheast';
+  const e = buildEstate({
+    seed: 'forced-tunnel-asymmetric',
+    region,
+    topology: 'hub-spoke',
+    workspace: { name: 'mlw-agritech-ause', resourceGroup: 'rg-agritech-ml' },
+    computeVnet: { name: 'vnet-spoke-agritech', resourceGroup: 'rg-agritech-net', base: '10.81' },
+    hub: { name: 'vnet-hub-ause', resourceGroup: 'rg-hub-ause', base: '10.80' },
+    privateEndpoint: { name: 'pe-mlw-agritech', resourceGroup: 'rg-hub-ause' },
+    zones: { resourceGroup: 'rg-hub-ause-dns' },
+    computes: [instance('ci-nguyen', { publicIp: true }), cluster('cpu-yield', { publicIp: true })],
+    natGateway: false,
+    computeNsg: { rules: recommendedNsgRules(region, { inbound: true }) },
+    routeTable: { routes: [{ name: 'forced-tunnel', prefix: '0.0.0.0/0', nextHopType: 'VirtualAppliance', nextHopIp: 'firewall' }] },
+    firewall: { name: 'afw-hub-ause', policy: { name: 'afwp-hub-ause', dnsProxy: true, groups: [amlRuleGroup(region, ['10.81.0.0/16'])] } },
+    vantage: {},
+  });
+  return toScenario(e, {
+    name: 'forced-tunnel-asymmetric',
+    title: 'Public-IP computes behind a forced tunnel without the AzureMachineLearning route',
+    description:
+      "A private workspace in australiasoutheast, hub-and-spoke. The compute instance and cluster were created with public IPs, and the spoke forces 0.0.0.0/0 through the hub firewall (which allows everything Azure ML needs outbound). There is no AzureMachineLearning (or BatchNodeManagement) route to Internet, so the service's inbound calls on TCP 44224 arrive at the computes' public IPs but the replies leave through the firewall, which drops them: compute creation, start and updates fail. Sign-in itself works. A jumpbox gives the effective routes. All computes are analysed.",
+    expect: {
+      exitCode: 1,
+      verdict: 'no-cause-found',
+      topFinding: { code: C.routeAsymmetric, resourceId: e.ids.routeTable as string },
+      absentCodes: allBut(C.routeAsymmetric),
+      flows: { blocked: at('route', 'route-asymmetric', 'aml-inbound') },
+    },
+  });
+}
+
+function nsgBlocksInbound44224(): Scenario {
+  const e = buildEstate({
+    seed: 'nsg-blocks-inbound-44224',
+    region: 'ukwest',
+    topology: 'single-vnet',
+    workspace: { name: 'mlw-nhs-imaging-ukw', resourceGroup: 'rg-imaging-ml-ukw' },
+    computeVnet: { name: 'vnet-imaging-ukw', resourceGroup: 'rg-imaging-net-ukw', base: '10.95' },
+    privateEndpoint: { name: 'pe-mlw-imaging-ukw' },
+    zones: { resourceGroup: 'rg-imaging-dns-ukw' },
+    computes: [cluster('gpu-segmentation', { publicIp: true, vmSize: 'STANDARD_NC6S_V3' }), instance('ci-patel-imaging', { publicIp: true })],
+  });
+  return toScenario(e, {
+    name: 'nsg-blocks-inbound-44224',
+    title: 'Public-IP computes behind an NSG that keeps only the default inbound rules',
+    description:
+      "A private workspace in ukwest. The platform team's compute subnet NSG has only Azure's default rules, and the GPU cluster and compute instance were created with public IPs. Public-IP computes are managed through inbound TCP 44224 from the AzureMachineLearning service tag, which DenyAllInBound drops, so node allocation and instance operations fail. Sign-in works. Evaluated from configuration. All computes are analysed.",
+    expect: {
+      exitCode: 1,
+      verdict: 'no-cause-found',
+      topFinding: { code: C.nsgInbound, resourceId: e.ids.computeNsg },
+      absentCodes: allBut(C.nsgInbound),
+      flows: { blocked: at('nsg', 'nsg-deny', 'aml-inbound') },
+    },
+  });
+}
+
+function nsgBlocksSmbOutbound(): Scenario {
+  const e = buildEstate({
+    seed: 'nsg-blocks-smb-outbound',
+    region: 'southcentralus',
+    topology: 'single-vnet',
+    workspace: { name: 'mlw-refinery-scus', resourceGroup: 'rg-refinery-ml' },
+    computeVnet: { name: 'vnet-refinery-scus', resourceGroup: 'rg-refinery-net', base: '10.105' },
+    privateEndpoint: { name: 'pe-mlw-refinery-scus' },
+    zones: { resourceGroup: 'rg-refinery-dns' },
+    computes: [instance('ci-garza')],
+    computeNsg: { rules: [{ name: 'Deny-SMB-Outbound', priority: 200, direction: 'Outbound', access: 'Deny', protocol: 'Tcp', ports: '445', description: 'CIS: block outbound SMB' }] },
+    vantage: { vmName: 'vm-refinery-jump' },
+  });
+  return toScenario(e, {
+    name: 'nsg-blocks-smb-outbound',
+    title: 'An outbound SMB block breaks the workspace file share',
+    description:
+      "A private workspace in southcentralus. A CIS-style rule denies outbound TCP 445 everywhere (Deny-SMB-Outbound, priority 200). The compute instance mounts the workspace's default file share over SMB, so the notebooks file system and code uploads fail; sign-in works. The jumpbox gives the effective NSG rules.",
+    computeName: 'ci-garza',
+    expect: {
+      exitCode: 1,
+      verdict: 'no-cause-found',
+      topFinding: { code: C.nsgOutbound, resourceId: e.ids.computeNsg },
+      absentCodes: allBut(C.nsgOutbound),
+      flows: { blocked: at('nsg', 'nsg-deny', 'storage') },
+    },
+  });
+}
+
+function firewallFqdnNetworkRuleWithoutProxy(): Scenario {
+  const region = 'italynorth';
+  const platform = requiredFirewallRules(region, ['*']);
+  const e = buildEstate({
+    seed: 'firewall-fqdn-network-rule-no-dns-proxy',
+    region,
+    topology: 'hub-spoke',
+    workspace: { name: 'mlw-fashion-itn', resourceGroup: 'rg-fashion-ml-itn' },
+    computeVnet: { name: 'vnet-spoke-fashion-itn', resourceGroup: 'rg-fashion-net-itn', base: '10.121' },
+    hub: { name: 'vnet-hub-itn', resourceGroup: 'rg-hub-itn', base: '10.120' },
+    privateEndpoint: { name: 'pe-mlw-fashion-itn', resourceGroup: 'rg-hub-itn' },
+    zones: { resourceGroup: 'rg-hub-itn-dns' },
+    computes: [instance('ci-rossi-fashion')],
+    natGateway: false,
+    routeTable: { routes: [{ name: 'default-firewall', prefix: '0.0.0.0/0', nextHopType: 'VirtualAppliance', nextHopIp: 'firewall' }] },
+    firewall: {
+      name: 'afw-hub-itn',
+      basePolicy: {
+        name: 'afwp-platform-baseline',
+        groups: [
+          {
+            name: 'rcg-platform-baseline',
+            priority: 100,
+            collections: [
+              { name: 'net-platform', priority: 100, action: 'Allow', rules: platform.network.filter((r) => r.name !== 'AllowMcr') },
+              { name: 'app-platform', priority: 200, action: 'Allow', rules: platform.application.filter((r) => r.name !== 'AllowImages') },
+            ],
+          },
+        ],
+      },
+      policy: {
+        name: 'afwp-ml-workloads-itn',
+        dnsProxy: false,
+        groups: [
+          {
+            name: 'rcg-ml-images',
+            priority: 400,
+            collections: [
+              {
+                name: 'net-ml-images',
+                priority: 100,
+                action: 'Allow',
+                rules: [{ kind: 'network', name: 'AllowMcrByName', protocols: ['TCP'], sources: ['10.121.0.0/16'], fqdns: ['mcr.microsoft.com', `${region}.data.mcr.microsoft.com`], ports: ['443'] }],
+              },
+            ],
+          },
+        ],
+      },
+    },
+  });
+  return toScenario(e, {
+    name: 'firewall-fqdn-network-rule-no-dns-proxy',
+    title: 'Microsoft Container Registry allowed by FQDN in a network rule, with DNS proxy off',
+    description:
+      "A private workspace in italynorth. The hub firewall's workload policy (child of the platform baseline, which allows the Azure ML service tags, Entra ID and ARM) lets the ML spoke reach mcr.microsoft.com through a network rule with destination FQDNs. DNS proxy is off on the policy, so the firewall cannot resolve those FQDNs and the rule never matches: image pulls from MCR are dropped and environment builds fail. Sign-in works. Evaluated from configuration.",
+    computeName: 'ci-rossi-fashion',
+    expect: {
+      exitCode: 1,
+      verdict: 'no-cause-found',
+      // The blocked flow's finding carries the FQDN assumption (low confidence); the policy setting itself is certain.
+      topFinding: { code: C.fqdnWithoutProxy, resourceId: e.ids.firewallPolicy as string },
+      alsoFinds: [C.firewallBlocks],
+      absentCodes: allBut(C.firewallBlocks, C.fqdnWithoutProxy),
+      flows: { blocked: at('firewall', 'firewall-no-matching-rule', 'mcr') },
+    },
+  });
+}
+
+function storageFirewallBlocksCompute(): Scenario {
+  const e = buildEstate({
+    seed: 'storage-firewall-blocks-compute',
+    region: 'centralindia',
+    topology: 'single-vnet',
+    workspace: { name: 'mlw-kyc-cin', resourceGroup: 'rg-kyc-ml-cin', imageBuildCompute: 'cpu-build' },
+    computeVnet: { name: 'vnet-kyc-cin', resourceGroup: 'rg-kyc-net-cin', base: '10.135' },
+    privateEndpoint: { name: 'pe-mlw-kyc-cin' },
+    zones: { resourceGroup: 'rg-kyc-dns-cin' },
+    computes: [instance('ci-sharma'), cluster('cpu-build', { vmSize: 'STANDARD_D4S_V3' })],
+    dependencies: { storage: { defaultAction: 'Deny', computeSubnetRule: true, workspaceRule: true } },
+  });
+  return toScenario(e, {
+    name: 'storage-firewall-blocks-compute',
+    title: "The storage firewall names the compute subnet, but the subnet lost its service endpoint",
+    description:
+      "A private workspace in centralindia. The default storage account denies public traffic except from the compute subnet (a virtual network rule) and the workspace (a resource-instance rule). Someone removed the Microsoft.Storage service endpoint from the compute subnet, so the computes reach storage from the NAT gateway's public IP, which the rule does not admit: datastores, the notebook file share and job outputs fail. Sign-in works. Evaluated from configuration.",
+    computeName: 'ci-sharma',
+    expect: {
+      exitCode: 1,
+      verdict: 'no-cause-found',
+      topFinding: { code: C.storageNetwork, resourceId: e.ids.storage },
+      absentCodes: allBut(C.storageNetwork),
+      flows: { blocked: at('destination', 'destination-network-rules', 'storage') },
+    },
+  });
+}
+
+function keyVaultFirewallBlocksCompute(): Scenario {
+  const e = buildEstate({
+    seed: 'key-vault-firewall-blocks-compute',
+    region: 'polandcentral',
+    topology: 'single-vnet',
+    workspace: { name: 'mlw-retail-pl', resourceGroup: 'rg-retail-ml-pl' },
+    computeVnet: { name: 'vnet-retail-pl', resourceGroup: 'rg-retail-net-pl', base: '172.26' },
+    privateEndpoint: { name: 'pe-mlw-retail-pl' },
+    zones: { resourceGroup: 'rg-retail-dns-pl' },
+    computes: [instance('ci-kowalski')],
+    dependencies: { keyVault: { defaultAction: 'Deny', bypass: 'AzureServices' } },
+  });
+  return toScenario(e, {
+    name: 'key-vault-firewall-blocks-compute',
+    title: 'The workspace key vault firewall admits trusted services only',
+    description:
+      "A private workspace in polandcentral. The workspace's key vault was locked down (default action Deny, trusted Microsoft services allowed) without a private endpoint, a virtual network rule or a service endpoint for the compute subnet. The workspace itself still works through the trusted-services bypass, but code on the compute instance that reads datastore secrets or connection strings from the vault is refused. Sign-in works. Evaluated from configuration.",
+    computeName: 'ci-kowalski',
+    expect: {
+      exitCode: 1,
+      verdict: 'no-cause-found',
+      topFinding: { code: C.keyVaultNetwork, resourceId: e.ids.keyVault },
+      absentCodes: allBut(C.keyVaultNetwork),
+      flows: { blocked: at('destination', 'destination-network-rules', 'key-vault') },
+    },
+  });
+}
+
+function registryEndpointPending(): Scenario {
+  const e = buildEstate({
+    seed: 'container-registry-endpoint-pending',
+    region: 'canadaeast',
+    topology: 'hub-spoke',
+    workspace: { name: 'mlw-hydro-cae', resourceGroup: 'rg-hydro-ml-cae', imageBuildCompute: 'cpu-envbuild' },
+    computeVnet: { name: 'vnet-spoke-hydro-cae', resourceGroup: 'rg-hydro-net-cae', base: '10.191' },
+    hub: { name: 'vnet-hub-cae', resourceGroup: 'rg-hub-cae', base: '10.190' },
+    privateEndpoint: { name: 'pe-mlw-hydro-cae', resourceGroup: 'rg-hub-cae-privatelink' },
+    zones: { resourceGroup: 'rg-hub-cae-dns' },
+    computes: [instance('ci-tremblay-hydro'), cluster('cpu-envbuild')],
+    dependencies: { registry: { sku: 'Premium', publicNetworkAccess: 'Disabled', privateEndpoint: { name: 'pe-cr-hydro-cae', status: 'Pending', resourceGroup: 'rg-hub-cae-privatelink' } } },
+  });
+  return toScenario(e, {
+    name: 'container-registry-endpoint-pending',
+    title: "The registry's public access is off and its private endpoint is still Pending",
+    description:
+      "A private workspace in canadaeast, hub-and-spoke. The workspace's Premium container registry has public network access disabled. A private endpoint for it was created in the hub by the network team, but the registry owner never approved the connection (Pending), so the computes have no path to the registry: environment images cannot be pulled or pushed, and jobs fail. The image-build cluster is set correctly. Sign-in works. Evaluated from configuration.",
+    computeName: 'ci-tremblay-hydro',
+    expect: {
+      exitCode: 1,
+      verdict: 'no-cause-found',
+      topFinding: { code: C.registryUnreachable, resourceId: e.ids.registry },
+      absentCodes: allBut(C.registryUnreachable),
+      flows: { blocked: at('destination', 'destination-network-rules', 'container-registry') },
+    },
+  });
+}
+
+function imageBuildComputeIsGpu(): Scenario {
+  const e = buildEstate({
+    seed: 'image-build-compute-gpu',
+    region: 'northcentralus',
+    topology: 'single-vnet',
+    workspace: { name: 'mlw-audio-ncus', resourceGroup: 'rg-audio-ml-ncus', imageBuildCompute: 'gpu-asr' },
+    computeVnet: { name: 'vnet-audio-ncus', resourceGroup: 'rg-audio-net-ncus', base: '10.36' },
+    privateEndpoint: { name: 'pe-mlw-audio-ncus' },
+    zones: { resourceGroup: 'rg-audio-dns-ncus' },
+    computes: [instance('ci-oconnor'), cluster('gpu-asr', { vmSize: 'STANDARD_NC6S_V3', maxNodes: 4 })],
+    dependencies: { storage: { defaultAction: 'Deny', computeSubnetRule: true, serviceEndpoint: true, workspaceRule: true } },
+    vantage: {},
+  });
+  return toScenario(e, {
+    name: 'image-build-compute-gpu',
+    title: 'Storage is network-restricted and the image-build compute is a GPU cluster',
+    description:
+      "A private workspace in northcentralus. The default storage account denies public access except from the compute subnet (virtual network rule plus the Microsoft.Storage service endpoint) and the workspace (resource-instance rule), so the computes reach it. Because storage is restricted, environment images must be built on a CPU cluster in the VNet, but imageBuildCompute names gpu-asr, a GPU cluster: image builds fail. Every flow is allowed; the jumpbox shows the service endpoint route.",
+    computeName: 'ci-oconnor',
+    expect: {
+      exitCode: 1,
+      verdict: 'no-cause-found',
+      topFinding: { code: C.imageBuildCompute, resourceId: e.ids.workspace },
+      absentCodes: allBut(C.imageBuildCompute),
+      flows: {},
+    },
+  });
+}
+
+function managedNetworkRuleInactive(): Scenario {
+  const e = buildEstate({
+    seed: 'managed-network-rule-inactive',
+    region: 'qatarcentral',
+    topology: 'single-vnet',
+    workspace: {
+      name: 'mlw-aviation-qac',
+      resourceGroup: 'rg-aviation-ml-qac',
+      managedNetwork: { isolationMode: 'AllowOnlyApprovedOutbound', status: 'Active', inactive: ['blob'], fqdnRules: { 'allow-pypi': 'pypi.org' } },
+    },
+    computeVnet: { name: 'vnet-aviation-clients-qac', resourceGroup: 'rg-aviation-net-qac', base: '10.56' },
+    privateEndpoint: { name: 'pe-mlw-aviation-qac' },
+    zones: { resourceGroup: 'rg-aviation-dns-qac' },
+    computes: [instance('ci-al-thani')],
+  });
+  return toScenario(e, {
+    name: 'managed-network-rule-inactive',
+    title: 'Managed network: the required private endpoint rule to blob storage is not Active',
+    description:
+      "A workspace in qatarcentral with managed virtual network isolation (allow only approved outbound). The computes run in the managed network, so customer subnet routes and NSGs do not apply; users reach the workspace through a private endpoint in the client VNet, which is healthy. The required outbound private endpoint rule to the default storage account's blob service is Inactive (the storage owner never approved it), so the computes cannot reach blob storage: jobs and the file system fail.",
+    computeName: 'ci-al-thani',
+    expect: {
+      exitCode: 1,
+      verdict: 'no-cause-found',
+      topFinding: { code: C.managedNetwork, resourceId: e.ids.workspace },
+      absentCodes: allBut(C.managedNetwork),
+    },
+  });
+}
+
+// ------------------------------------------------------------------------------------ flow analysis: healthy and undecidable
+
+function healthyForcedTunnelFirewall(): Scenario {
+  const region = 'westus';
+  const e = buildEstate({
+    seed: 'healthy-forced-tunnel-firewall',
+    region,
+    topology: 'hub-spoke',
+    workspace: { name: 'mlw-vision-wus', resourceGroup: 'rg-vision-ml-wus' },
+    computeVnet: { name: 'vnet-spoke-vision-wus', resourceGroup: 'rg-vision-net-wus', base: '10.211' },
+    hub: { name: 'vnet-hub-wus', resourceGroup: 'rg-hub-wus', base: '10.210' },
+    privateEndpoint: { name: 'pe-mlw-vision-wus', resourceGroup: 'rg-hub-wus' },
+    zones: { resourceGroup: 'rg-hub-wus-dns' },
+    computes: [instance('ci-martinez', { publicIp: true }), cluster('gpu-detect', { publicIp: true, vmSize: 'STANDARD_NC24ADS_A100_V4' })],
+    natGateway: false,
+    computeNsg: { rules: recommendedNsgRules(region, { inbound: true }) },
+    routeTable: {
+      routes: [
+        { name: 'forced-tunnel', prefix: '0.0.0.0/0', nextHopType: 'VirtualAppliance', nextHopIp: 'firewall' },
+        { name: 'AzureMLRoute', prefix: 'AzureMachineLearning', nextHopType: 'Internet' },
+        { name: 'BatchRoute', prefix: regionalTag('BatchNodeManagement', region), nextHopType: 'Internet' },
+      ],
+      disableBgpRoutePropagation: true,
+    },
+    firewall: { name: 'afw-hub-wus', policy: { name: 'afwp-hub-wus', dnsProxy: true, groups: [amlRuleGroup(region, ['10.211.0.0/16'])] } },
+    vantage: {},
+  });
+  return toScenario(e, {
+    name: 'healthy-forced-tunnel-firewall',
+    title: 'Healthy: public-IP computes, forced tunnel, service-tag routes to Internet',
+    description:
+      'A private workspace in westus, hub-and-spoke. The computes have public IPs; the spoke forces 0.0.0.0/0 through the hub Azure Firewall, whose policy allows Entra ID, ARM, the Azure ML service, storage, key vault, registries and Batch; AzureMachineLearning and BatchNodeManagement.WestUS are routed to Internet as the docs require, so inbound management traffic and its replies stay symmetric. The subnet NSG carries the recommended rules including inbound TCP 44224. A jumpbox gives the effective routes and NSGs. Nothing is wrong. All computes are analysed.',
+    expect: { exitCode: 0, verdict: 'no-cause-found', absentCodes: ALL_CODES, flows: {} },
+  });
+}
+
+function healthyHubFirewallNoPublicIp(): Scenario {
+  const region = 'eastus';
+  const e = buildEstate({
+    seed: 'healthy-hub-firewall-no-public-ip',
+    region,
+    topology: 'hub-spoke',
+    workspace: { name: 'mlw-underwriting-eus', resourceGroup: 'rg-underwriting-ml-eus', imageBuildCompute: 'cpu-images' },
+    computeVnet: { name: 'vnet-spoke-underwriting', resourceGroup: 'rg-underwriting-net-eus', base: '10.231' },
+    hub: { name: 'vnet-hub-eus-prod', resourceGroup: 'rg-hub-eus-prod', base: '10.230' },
+    privateEndpoint: { name: 'pe-mlw-underwriting-eus', resourceGroup: 'rg-hub-eus-prod' },
+    zones: { resourceGroup: 'rg-hub-eus-prod-dns' },
+    computes: [instance('ci-johnson'), cluster('cpu-images'), cluster('cpu-risk', { maxNodes: 12 })],
+    natGateway: false,
+    defaultOutboundAccess: false,
+    computeNsg: { rules: recommendedNsgRules(region) },
+    routeTable: { routes: [{ name: 'default-to-hub-firewall', prefix: '0.0.0.0/0', nextHopType: 'VirtualAppliance', nextHopIp: 'firewall' }], disableBgpRoutePropagation: true },
+    firewall: { name: 'afw-hub-eus-prod', policy: { name: 'afwp-hub-eus-prod', dnsProxy: true, groups: [amlRuleGroup(region, ['10.231.0.0/16'])] } },
+    dependencies: {
+      storage: { defaultAction: 'Deny', computeSubnetRule: true, serviceEndpoint: true, workspaceRule: true },
+      keyVault: { defaultAction: 'Deny', computeSubnetRule: true, serviceEndpoint: true },
+    },
+  });
+  return toScenario(e, {
+    name: 'healthy-hub-firewall-no-public-ip',
+    title: 'Healthy: no-public-IP computes, egress through the hub firewall, locked-down storage and key vault',
+    description:
+      'A private workspace in eastus, hub-and-spoke. The computes have no public IP, the compute subnet is a private subnet without NAT, and 0.0.0.0/0 goes to the hub Azure Firewall, whose policy allows every destination Azure ML needs. Storage and key vault deny public access except from the compute subnet through service endpoints (storage also admits the workspace by a resource-instance rule), and the image-build cluster is a CPU cluster in the VNet. Nothing is wrong. Evaluated from configuration.',
+    computeName: 'ci-johnson',
+    expect: { exitCode: 0, verdict: 'no-cause-found', absentCodes: ALL_CODES, flows: {} },
+  });
+}
+
+function healthyNatGatewayVantage(): Scenario {
+  const region = 'westeurope';
+  const e = buildEstate({
+    seed: 'healthy-nat-gateway-vantage',
+    region,
+    topology: 'single-vnet',
+    workspace: { name: 'mlw-pharma-weu', resourceGroup: 'rg-pharma-ml-weu' },
+    computeVnet: { name: 'vnet-pharma-weu', resourceGroup: 'rg-pharma-net-weu', base: '10.46', computeSubnet: 'snet-aml' },
+    privateEndpoint: { name: 'pe-mlw-pharma-weu' },
+    zones: { resourceGroup: 'rg-pharma-dns-weu' },
+    computes: [instance('ci-de-vries'), cluster('cpu-assay')],
+    defaultOutboundAccess: false,
+    computeNsg: { rules: recommendedNsgRules(region) },
+    vantage: { vmName: 'vm-pharma-tools01' },
+  });
+  return toScenario(e, {
+    name: 'healthy-nat-gateway-vantage',
+    title: 'Healthy: private subnet with a NAT gateway, read through a VM given with --vantage-vm',
+    description:
+      'A private workspace in westeurope. The compute subnet is a private subnet whose egress is a NAT gateway with a public IP; its NSG carries the rules the Azure ML docs recommend. A tools VM in the same subnet is passed with --vantage-vm, so the effective routes, effective NSG rules and Network Watcher next hops come from Azure. Nothing is wrong.',
+    computeName: 'ci-de-vries',
+    vantageFlag: true,
+    expect: { exitCode: 0, verdict: 'no-cause-found', absentCodes: ALL_CODES, flows: {} },
+  });
+}
+
+function networkWatcherDisagrees(): Scenario {
+  const e = buildEstate({
+    seed: 'network-watcher-disagrees',
+    region: 'northeurope',
+    topology: 'single-vnet',
+    workspace: { name: 'mlw-betting-neu', resourceGroup: 'rg-betting-ml-neu' },
+    computeVnet: { name: 'vnet-betting-neu', resourceGroup: 'rg-betting-net-neu', base: '172.30' },
+    privateEndpoint: { name: 'pe-mlw-betting-neu' },
+    zones: { resourceGroup: 'rg-betting-dns-neu' },
+    computes: [instance('ci-murphy')],
+    vantage: { vmName: 'vm-betting-jump', disagree: { tag: 'AzureActiveDirectory', nextHopType: 'VirtualAppliance', nextHopIp: '172.30.9.4' } },
+  });
+  return toScenario(e, {
+    name: 'network-watcher-disagrees',
+    title: 'Network Watcher and the effective routes disagree about the way to Entra ID',
+    description:
+      "A private workspace in northeurope with a NAT gateway. The jumpbox's effective routes send Entra ID's addresses to Internet, but Network Watcher's next hop for the same address says VirtualAppliance 172.30.9.4 (for instance a route being changed while the diagnosis ran). The diagnosis cannot tell which is right, so the entra-id flow is undetermined and the result is incomplete, never healthy. Every other flow is allowed.",
+    computeName: 'ci-murphy',
+    expect: { exitCode: 3, verdict: 'undetermined', absentCodes: ALL_CODES, flows: { undetermined: ['entra-id'] } },
+  });
+}
+
+function thirdPartyApplianceNotEvaluable(): Scenario {
+  const e = buildEstate({
+    seed: 'third-party-appliance-not-evaluable',
+    region: 'swedencentral',
+    topology: 'hub-spoke',
+    workspace: { name: 'mlw-steel-sdc', resourceGroup: 'rg-steel-ml-sdc' },
+    computeVnet: { name: 'vnet-spoke-steel-sdc', resourceGroup: 'rg-steel-net-sdc', base: '10.241' },
+    hub: { name: 'vnet-hub-sdc', resourceGroup: 'rg-hub-sdc', base: '10.240' },
+    privateEndpoint: { name: 'pe-mlw-steel-sdc', resourceGroup: 'rg-hub-sdc' },
+    zones: { resourceGroup: 'rg-hub-sdc-dns' },
+    computes: [instance('ci-lindgren')],
+    natGateway: false,
+    routeTable: { routes: [{ name: 'default-to-nva', prefix: '0.0.0.0/0', nextHopType: 'VirtualAppliance', nextHopIp: 'nva' }] },
+    nva: { name: 'vm-paloalto-fw01' },
+  });
+  return toScenario(e, {
+    name: 'third-party-appliance-not-evaluable',
+    title: 'Egress through a third-party firewall appliance whose rules cannot be read',
+    description:
+      'A private workspace in swedencentral, hub-and-spoke. The spoke routes 0.0.0.0/0 to 10.240.4.4, the trusted NIC of a third-party firewall VM in the hub (IP forwarding on). Azure cannot show that appliance\'s rules, so every flow to a public destination is undetermined: the diagnosis must say so (exit 3) and must not call them allowed. The workspace private endpoint path is fine.',
+    computeName: 'ci-lindgren',
+    expect: { exitCode: 3, verdict: 'undetermined', absentCodes: ALL_CODES, flows: { undetermined: INTERNET_FLOWS } },
   });
 }
 
@@ -589,6 +1385,28 @@ export function buildScenarios(): Scenario[] {
     hubSubscriptionForbidden(),
     largeEstateThrottled(),
     publicWorkspace(),
+    egressMissingPrivateSubnet(),
+    nsgDeniesEntraId(),
+    nsgLegacyBlocksAmlService(),
+    nsgDeniesHubPrivateEndpoint(),
+    endpointSubnetNsgDeniesCompute(),
+    firewallBlocksEntraId(),
+    routeToDecommissionedAppliance(),
+    forwardedTrafficDisallowed(),
+    forcedTunnelAsymmetric(),
+    nsgBlocksInbound44224(),
+    nsgBlocksSmbOutbound(),
+    firewallFqdnNetworkRuleWithoutProxy(),
+    storageFirewallBlocksCompute(),
+    keyVaultFirewallBlocksCompute(),
+    registryEndpointPending(),
+    imageBuildComputeIsGpu(),
+    managedNetworkRuleInactive(),
+    healthyForcedTunnelFirewall(),
+    healthyHubFirewallNoPublicIp(),
+    healthyNatGatewayVantage(),
+    networkWatcherDisagrees(),
+    thirdPartyApplianceNotEvaluable(),
   ];
 }
 

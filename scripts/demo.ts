@@ -42,7 +42,7 @@ try {
     },
     {
       cloud,
-      azure: createAzureClients({ cloud, armEndpoint: arm.url, ca: arm.caPem, credential: staticTokenCredential('demo'), retryDelayMs: 200 }),
+      azure: createAzureClients({ cloud, armEndpoint: arm.url, ca: arm.caPem, credential: staticTokenCredential('demo'), retryDelayMs: 200, lroPollIntervalMs: 100 }),
       dns: { servers: [dns.address], timeoutMs: 1000, tries: 1 },
       log: pino({ level: 'warn' }, pino.destination(2)),
       onProgress: (e) => {

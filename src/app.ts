@@ -8,7 +8,7 @@ import { TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox';
 import type { Config } from './config.ts';
 import type { DiagnoseFn } from './diagnose.ts';
 import { Problem, registerErrorHandlers } from './errors.ts';
-import { Confidence, CoverageItem, Evidence, Finding, Remediation, Report, Severity, Tier, VerdictStatus } from './report/schema.ts';
+import { Confidence, CoverageItem, Evidence, Finding, Flow, FlowHop, FlowVerdict, HopKind, HopReason, Remediation, Report, Severity, Tier, VerdictStatus } from './report/schema.ts';
 import { TOOL } from './version.ts';
 import healthz from './routes/healthz.ts';
 import diagnoses from './routes/diagnoses.ts';
@@ -19,7 +19,7 @@ export interface AppOptions {
 }
 
 /** Shared models, in dependency order; each becomes `#/components/schemas/<$id>`. */
-const SHARED_SCHEMAS = [Tier, Severity, Confidence, VerdictStatus, Evidence, Remediation, Finding, CoverageItem, Report, Problem];
+const SHARED_SCHEMAS = [Tier, Severity, Confidence, VerdictStatus, Evidence, Remediation, Finding, FlowVerdict, HopKind, HopReason, FlowHop, Flow, CoverageItem, Report, Problem];
 
 /**
  * A copy of `schema` in which nested schemas that carry an `$id` become `{ $ref: <$id> }`, so a model

@@ -8,7 +8,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { pino, type Logger } from 'pino';
 import { createAzureClients, credentialFromEnv } from './azure/clients.ts';
 import { toProbeError } from './azure/errors.ts';
-import { ArmIdError, isGuid, parseWorkspaceId } from './model/arm-id.ts';
+import { ArmIdError, isGuid, isVantageId, parseWorkspaceId } from './model/arm-id.ts';
 import { CLOUD_NAMES, CLOUDS, isCloudName, type CloudName } from './model/cloud.ts';
 import { LOG_LEVELS, parseDnsServer, parseDnsServerList } from './config.ts';
 import { diagnose, type ProgressEvent } from './diagnose.ts';
@@ -78,6 +78,7 @@ interface DiagnoseOpts {
   workspace: string;
   compute?: string;
   subscription: string[];
+  vantageVm?: string;
   dnsServer: string[];
   armEndpoint?: string;
   cloud?: string;
@@ -102,6 +103,11 @@ async function runDiagnose(opts: DiagnoseOpts, io: CliIo): Promise<number> {
     throw err;
   }
   for (const s of opts.subscription) if (!isGuid(s)) throw new UsageError(`--subscription: '${s}' is not a subscription id (a GUID)`);
+  if (opts.vantageVm !== undefined && !isVantageId(opts.vantageVm)) {
+    throw new UsageError(
+      `--vantage-vm: '${opts.vantageVm}' is not the ARM id of a virtual machine (.../providers/Microsoft.Compute/virtualMachines/<name>) or network interface (.../providers/Microsoft.Network/networkInterfaces/<name>)`,
+    );
+  }
   if (opts.compute !== undefined && !/^[A-Za-z][A-Za-z0-9-]{1,23}$/.test(opts.compute)) {
     throw new UsageError(`--compute: '${opts.compute}' is not an Azure ML compute name (2-24 letters, digits or hyphens, starting with a letter)`);
   }
@@ -129,7 +135,9 @@ async function runDiagnose(opts: DiagnoseOpts, io: CliIo): Promise<number> {
     );
     return 3;
   }
-  const azure = createAzureClients({ cloud, ...(armEndpoint ? { armEndpoint } : {}), credential, timeoutMs });
+  const lroPoll = io.env.NETDOCTOR_LRO_POLL_MS;
+  const lroPollIntervalMs = lroPoll ? positiveInt('NETDOCTOR_LRO_POLL_MS', lroPoll) : undefined;
+  const azure = createAzureClients({ cloud, ...(armEndpoint ? { armEndpoint } : {}), credential, timeoutMs, ...(lroPollIntervalMs ? { lroPollIntervalMs } : {}) });
   const controller = new AbortController();
   const onSignal = () => controller.abort();
   process.once('SIGINT', onSignal);
@@ -137,7 +145,12 @@ async function runDiagnose(opts: DiagnoseOpts, io: CliIo): Promise<number> {
   const onProgress = progressPrinter(io);
   try {
     const report = await diagnose(
-      { workspaceId: opts.workspace, ...(opts.compute ? { computeName: opts.compute } : {}), subscriptions: opts.subscription },
+      {
+        workspaceId: opts.workspace,
+        ...(opts.compute ? { computeName: opts.compute } : {}),
+        subscriptions: opts.subscription,
+        ...(opts.vantageVm ? { vantageVmId: opts.vantageVm } : {}),
+      },
       { cloud, azure, dns: { servers: dnsServers, timeoutMs: dnsTimeoutMs, tries: 2 }, log, ...(onProgress ? { onProgress } : {}) },
       controller.signal,
     );
@@ -180,10 +193,16 @@ export function buildProgram(io: CliIo, setExit: (code: number) => void): Comman
 
   program
     .command('diagnose')
-    .description('Diagnose a workspace: read its private-link and DNS chain through ARM, resolve its names live, and rank the causes.')
+    .description(
+      'Diagnose a workspace: read its private-link, DNS and network configuration through ARM, resolve its names live, trace every flow the compute needs (routes, NSGs, firewall, peering, egress, dependencies) and rank the causes.',
+    )
     .requiredOption('-w, --workspace <armId>', 'workspace ARM id: /subscriptions/<guid>/resourceGroups/<rg>/providers/Microsoft.MachineLearningServices/workspaces/<name>')
     .option('-c, --compute <name>', 'analyse only this compute instance or cluster (default: every compute of the workspace)')
-    .option('-s, --subscription <guid>', 'also search this subscription for private DNS zones (repeatable; e.g. a hub subscription)', collectValues, [])
+    .option('-s, --subscription <guid>', 'also search this subscription for private DNS zones and firewalls (repeatable; e.g. a hub subscription)', collectValues, [])
+    .option(
+      '--vantage-vm <armId>',
+      'a VM (or NIC) in the compute subnet to read effective routes, effective NSGs and Network Watcher next hops through (default: the first readable VM found in the subnet; without one, routes and NSGs are computed from configuration)',
+    )
     .option('--dns-server <ip[:port]>', 'resolve names through this DNS server (repeatable; default: NETDOCTOR_DNS_SERVERS, else the system resolver). Use the resolver your compute uses.', (v: string, prev: string[]) => collectValues(parseDnsServerArg(v), prev), [])
     .option('--arm-endpoint <url>', 'ARM endpoint (default: NETDOCTOR_ARM_ENDPOINT, else the cloud\'s)', armEndpointArg)
     .addOption(new Option('--cloud <name>', 'Azure cloud (default: NETDOCTOR_CLOUD, else AzureCloud)').choices([...CLOUD_NAMES]))
@@ -197,7 +216,11 @@ export function buildProgram(io: CliIo, setExit: (code: number) => void): Comman
       `
 Credentials: NETDOCTOR_ACCESS_TOKEN (an ARM token, e.g. from 'az account get-access-token') when set,
 otherwise DefaultAzureCredential (az login, environment, managed identity, ...). The identity needs
-Reader on the workspace, the compute and private-endpoint VNets and the private DNS zones.
+Reader on the workspace, the compute and private-endpoint VNets, the private DNS zones, the hub
+firewall and its policy, and the workspace's storage account, key vault and registry. Effective
+routes/NSGs and next hops (through a VM in the compute subnet) also need the Network Contributor
+actions Microsoft.Network/networkInterfaces/effectiveRouteTable/action,
+.../effectiveNetworkSecurityGroups/action and networkWatchers/nextHop/action.
 
 Exit codes: 0 no blocking finding, 1 a blocking finding (tier 1 or 2), 2 bad usage, 3 could not
 complete (no credential, or evidence missing so no verdict can be given).

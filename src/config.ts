@@ -26,6 +26,12 @@ export const Config = Type.Object(
     NETDOCTOR_ACCESS_TOKEN: Type.Optional(Type.String({ minLength: 1, description: 'Pre-acquired ARM bearer token; never logged.' })),
     NETDOCTOR_TIMEOUT_MS: Type.Integer({ minimum: 1, default: 60_000, description: 'Timeout of one ARM call, retries included.' }),
     NETDOCTOR_DNS_TIMEOUT_MS: Type.Integer({ minimum: 1, default: 3_000, description: 'Timeout of one DNS query.' }),
+    NETDOCTOR_LRO_POLL_MS: Type.Integer({
+      minimum: 1,
+      maximum: 60_000,
+      default: 2_000,
+      description: 'Polling interval of long-running ARM operations (effective routes, effective NSGs, next hop) when ARM gives no Retry-After.',
+    }),
   },
   { additionalProperties: false },
 );

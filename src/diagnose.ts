@@ -16,6 +16,8 @@ export interface DiagnoseRequest {
   workspaceId: string;
   computeName?: string;
   subscriptions?: string[];
+  /** A VM or NIC id in the compute subnet to read effective routes and NSGs through. */
+  vantageVmId?: string;
 }
 
 export type DiagnoseFn = (req: DiagnoseRequest, signal: AbortSignal) => Promise<Report>;
@@ -45,6 +47,7 @@ export function targetOf(req: DiagnoseRequest, deps: Pick<DiagnoseDeps, 'cloud' 
     subscriptions,
     cloud: deps.cloud,
     dnsServers: deps.dns.servers,
+    ...(req.vantageVmId ? { vantageVmId: req.vantageVmId.trim() } : {}),
   };
 }
 

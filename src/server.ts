@@ -57,6 +57,7 @@ const azure = createAzureClients({
   ...(config.NETDOCTOR_ARM_ENDPOINT ? { armEndpoint: config.NETDOCTOR_ARM_ENDPOINT } : {}),
   credential: credentialFromEnv({ NETDOCTOR_ACCESS_TOKEN: config.NETDOCTOR_ACCESS_TOKEN }),
   timeoutMs: config.NETDOCTOR_TIMEOUT_MS,
+  lroPollIntervalMs: config.NETDOCTOR_LRO_POLL_MS,
 });
 const diagnose = createDiagnose({
   cloud: config.NETDOCTOR_CLOUD,

@@ -88,3 +88,11 @@ export function sameId(a: string | undefined | null, b: string | undefined | nul
 export function isGuid(s: string): boolean {
   return GUID.test(s);
 }
+
+/** A VM (`Microsoft.Compute/virtualMachines/<name>`) or NIC (`Microsoft.Network/networkInterfaces/<name>`) id. */
+export function isVantageId(input: string): boolean {
+  const p = tryParseArmId(input);
+  if (!p || p.types.length !== 1) return false;
+  const type = `${p.namespace}/${p.types[0]}`.toLowerCase();
+  return type === 'microsoft.compute/virtualmachines' || type === 'microsoft.network/networkinterfaces';
+}

@@ -1,11 +1,29 @@
 /** IPv4 helpers: parsing, CIDR containment, private/public classification. Pure. */
 
-export function parseIPv4(ip: string): number | undefined {
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(ip.trim());
-  if (!m) return undefined;
-  const parts = m.slice(1).map(Number);
-  if (parts.some((p) => p > 255)) return undefined;
-  return (((parts[0] ?? 0) << 24) >>> 0) + ((parts[1] ?? 0) << 16) + ((parts[2] ?? 0) << 8) + (parts[3] ?? 0);
+/**
+ * Dotted quad to an unsigned 32-bit integer; undefined unless exactly four 1-3 digit parts each
+ * <= 255 (surrounding whitespace allowed). Hand-rolled: it runs on every service-tag prefix.
+ */
+export function parseIPv4(input: string): number | undefined {
+  const ip = input.length > 0 && (input.charCodeAt(0) <= 32 || input.charCodeAt(input.length - 1) <= 32) ? input.trim() : input;
+  let value = 0;
+  let part = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = 0; i < ip.length; i++) {
+    const c = ip.charCodeAt(i);
+    if (c >= 48 && c <= 57) {
+      part = part * 10 + (c - 48);
+      if (++digits > 3 || part > 255) return undefined;
+    } else if (c === 46) {
+      if (digits === 0 || ++dots > 3) return undefined;
+      value = value * 256 + part;
+      part = 0;
+      digits = 0;
+    } else return undefined;
+  }
+  if (dots !== 3 || digits === 0) return undefined;
+  return value * 256 + part;
 }
 
 /** True when `ip` lies in `cidr` (`10.0.0.0/16`; a bare address means /32). IPv4 only. */

@@ -21,14 +21,23 @@ export function intToIp(n: number): string {
 }
 
 /** `10.0.0.0/16`, `10.0.0.4` (= /32). A base with host bits set is masked (`10.0.0.5/16` → 10.0.0.0/16). */
-export function parseCidr(s: string): Cidr | undefined {
-  const [addr, lenText, extra] = s.trim().split('/');
-  if (extra !== undefined || addr === undefined) return undefined;
-  const ip = parseIPv4(addr);
+export function parseCidr(input: string): Cidr | undefined {
+  const s = input.trim();
+  const slash = s.indexOf('/');
+  if (slash < 0) {
+    const ip = parseIPv4(s);
+    return ip === undefined ? undefined : { base: ip, len: 32 };
+  }
+  const ip = parseIPv4(s.slice(0, slash));
   if (ip === undefined) return undefined;
-  if (lenText === undefined) return { base: ip, len: 32 };
-  if (!/^\d{1,2}$/.test(lenText)) return undefined;
-  const len = Number(lenText);
+  const lenText = s.slice(slash + 1);
+  if (lenText.length < 1 || lenText.length > 2) return undefined;
+  let len = 0;
+  for (let i = 0; i < lenText.length; i++) {
+    const c = lenText.charCodeAt(i);
+    if (c < 48 || c > 57) return undefined;
+    len = len * 10 + (c - 48);
+  }
   if (len > 32) return undefined;
   return { base: (ip & maskOf(len)) >>> 0, len };
 }

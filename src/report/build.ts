@@ -4,7 +4,9 @@
  */
 import { nameOf } from '../model/arm-id.ts';
 import type { Snapshot } from '../model/snapshot.ts';
-import type { Rule, RuleResult } from '../rules/rule.ts';
+import type { Rule, RuleContext, RuleResult } from '../rules/rule.ts';
+import { analyzeFlows } from '../flows/analyze.ts';
+import type { FlowAnalysis } from '../flows/types.ts';
 import { TOOL } from '../version.ts';
 import { coverageOfSnapshot } from './coverage.ts';
 import { rankFindings, type RankInput } from './rank.ts';
@@ -14,10 +16,21 @@ export function docsPath(code: string): string {
   return `docs/rules/${code}.md`;
 }
 
-export function runRules(snapshot: Snapshot, rules: readonly Rule[]): Array<{ rule: Rule; results: RuleResult[] }> {
+/** The flow analysis, or an empty one (every flow check then undetermined) if the engine failed. */
+function safeAnalysis(snapshot: Snapshot): { analysis: FlowAnalysis; error?: string } {
+  try {
+    return { analysis: analyzeFlows(snapshot) };
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    return { analysis: { flows: [], assumptions: [], managedNetwork: false }, error: message };
+  }
+}
+
+export function runRules(snapshot: Snapshot, rules: readonly Rule[], context?: RuleContext): Array<{ rule: Rule; results: RuleResult[] }> {
+  const ctx = context ?? { flows: safeAnalysis(snapshot).analysis };
   return rules.map((rule) => {
     try {
-      return { rule, results: rule.check(snapshot) };
+      return { rule, results: rule.check(snapshot, ctx) };
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       return { rule, results: [{ status: 'undetermined', item: `rule ${rule.meta.code}`, reason: `the rule failed on this evidence (${message}); please report this` }] };
@@ -26,9 +39,21 @@ export function runRules(snapshot: Snapshot, rules: readonly Rule[]): Array<{ ru
 }
 
 export function buildReport(snapshot: Snapshot, rules: readonly Rule[]): Report {
-  const outcomes = runRules(snapshot, rules);
+  const { analysis, error } = safeAnalysis(snapshot);
+  const outcomes = runRules(snapshot, rules, { flows: analysis });
   const inputs: RankInput[] = [];
   const coverage: CoverageItem[] = coverageOfSnapshot(snapshot);
+  if (error) coverage.push({ item: 'flow analysis', status: 'undetermined', reason: `the flow analysis failed on this evidence (${error}); please report this` });
+  for (const f of analysis.flows) {
+    if (f.verdict !== 'undetermined') continue;
+    const hop = f.hops.find((h) => h.verdict === 'undetermined');
+    coverage.push({
+      item: `flow ${f.id} from ${f.subnetId ? nameOf(f.subnetId) : 'the compute'}`,
+      status: 'undetermined',
+      reason: hop ? `${hop.kind}: ${hop.detail}` : 'a hop could not be decided',
+      ...(hop?.resourceId ? { resourceId: hop.resourceId } : {}),
+    });
+  }
   outcomes.forEach(({ rule, results }, order) => {
     const { meta } = rule;
     let undetermined = 0;
@@ -69,9 +94,9 @@ export function buildReport(snapshot: Snapshot, rules: readonly Rule[]): Report 
     },
     generatedAt: snapshot.collectedAt,
     tool: { name: TOOL.name, version: TOOL.version },
-    verdict: verdictOf(snapshot, findings, coverage),
+    verdict: verdictOf(snapshot, findings, coverage, analysis),
     findings,
-    flows: [],
+    flows: analysis.flows,
     coverage,
   };
 }
@@ -83,7 +108,7 @@ export function exitCodeOf(report: Report): 0 | 1 | 3 {
   return 0;
 }
 
-function verdictOf(snapshot: Snapshot, findings: Finding[], coverage: CoverageItem[]): Report['verdict'] {
+function verdictOf(snapshot: Snapshot, findings: Finding[], coverage: CoverageItem[], analysis: FlowAnalysis): Report['verdict'] {
   const gaps = coverage.filter((c) => c.status === 'undetermined');
   const top = findings[0];
   const who = snapshot.target.computeName ? `compute ${snapshot.target.computeName}` : 'the workspace computes';
@@ -111,11 +136,18 @@ function verdictOf(snapshot: Snapshot, findings: Finding[], coverage: CoverageIt
         (findings.length ? ` Other findings: ${findings.map((f) => f.code).join(', ')}.` : ''),
     };
   }
+  const allowed = analysis.flows.filter((f) => f.verdict === 'allowed').length;
+  const path = analysis.managedNetwork
+    ? ' The computes run in the managed virtual network, so compute-subnet routes and NSGs do not apply.'
+    : analysis.flows.length
+      ? ` ${allowed} of ${analysis.flows.length} flows the computes depend on are allowed hop by hop (routes, NSGs, firewall, peering, egress, destination network rules).`
+      : ' No compute subnet was found to trace flows from.';
   return {
     status: 'no-cause-found',
     summary:
       `The private-link and DNS chain checks out for ${who}: the workspace private endpoint, its DNS zones, records, links and live DNS answers are consistent.` +
+      path +
       (findings.length ? ` Findings outside the sign-in path: ${findings.map((f) => f.code).join(', ')}.` : '') +
-      ` Routes, NSGs, firewalls and egress are not analysed yet.`,
+      (analysis.assumptions.length ? ` Assumptions: ${analysis.assumptions.join('; ')}.` : ''),
   };
 }

@@ -39,6 +39,7 @@ export function renderText(report: Report): string {
     out.push(`   Resource: ${f.resourceId}`);
     out.push(wrap(f.explanation, '   '));
     if (f.explains?.length) out.push(`   Explains: ${f.explains.join(', ')}`);
+    if (f.flows?.length) out.push(`   Breaks flows: ${f.flows.join(', ')}`);
     if (f.evidence.length) {
       out.push('   Evidence:');
       for (const e of f.evidence) {
@@ -51,9 +52,39 @@ export function renderText(report: Report): string {
     if (f.remediation.verify) out.push(wrap(`Verify: ${f.remediation.verify}`, '   '));
     out.push(`   Docs: ${f.docs}`);
   }
+  out.push(...renderFlows(report.flows));
   const gaps = report.coverage.filter((c) => c.status === 'undetermined');
   out.push('');
   out.push(`Coverage: ${report.coverage.length - gaps.length} checked, ${gaps.length} undetermined`);
   for (const g of gaps) out.push(wrap(`- ${g.item}: ${g.reason ?? 'unknown reason'}`, '  '));
   return `${out.join('\n')}\n`;
+}
+
+const MARK: Record<Report['flows'][number]['verdict'], string> = { allowed: 'ok     ', blocked: 'BLOCKED', undetermined: '??     ' };
+
+/** One line per flow; the hops of every flow that is not allowed, the deciding hop marked. */
+function renderFlows(flows: Report['flows']): string[] {
+  const out: string[] = [];
+  if (flows.length === 0) return out;
+  const bySubnet = new Map<string, Report['flows']>();
+  for (const f of flows) {
+    const key = f.subnetId ?? '';
+    bySubnet.set(key, [...(bySubnet.get(key) ?? []), f]);
+  }
+  for (const [subnet, list] of bySubnet) {
+    const first = list[0];
+    out.push('');
+    const who = first?.computes.length ? ` (${first.computes.join(', ')})` : '';
+    out.push(`Flows from ${subnet ? subnet.split('/').slice(-3).join('/') : 'the compute'}${who}, ${first?.source === 'azure' ? 'effective routes and NSGs read from Azure' : 'routes and NSGs computed from configuration'}:`);
+    for (const f of list) {
+      out.push(`  ${MARK[f.verdict]} ${f.id.padEnd(18)} ${f.direction === 'inbound' ? 'from ' : ''}${f.destination} [${f.ports.join(', ')}]`);
+      if (f.verdict === 'allowed') continue;
+      for (const h of f.hops) {
+        const mark = h.verdict === 'allowed' ? '  ' : h.verdict === 'blocked' ? 'x ' : '? ';
+        out.push(wrap(`${mark}${h.kind}: ${h.detail}${h.element ? ` [${h.element}]` : ''}`, '             '));
+      }
+      for (const n of f.notes ?? []) out.push(wrap(`note: ${n}`, '             '));
+    }
+  }
+  return out;
 }

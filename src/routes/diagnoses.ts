@@ -6,7 +6,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { ArmIdError, parseWorkspaceId } from '../model/arm-id.ts';
+import { ArmIdError, isVantageId, parseWorkspaceId } from '../model/arm-id.ts';
 import type { DiagnoseFn } from '../diagnose.ts';
 import { HttpProblem, problemResponses } from '../errors.ts';
 
@@ -30,6 +30,14 @@ export const DiagnoseBody = Type.Object(
       Type.Array(Type.String({ format: 'uuid' }), {
         maxItems: 20,
         description: 'Extra subscription ids (GUIDs) to search for private DNS zones, hub VNets and firewalls.',
+      }),
+    ),
+    vantageVmId: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 2048,
+        description:
+          'ARM id of a VM (or its NIC) in the compute subnet. Its effective routes, effective NSGs and Network Watcher next hops stand for the compute (Azure ML nodes cannot be read). Default: the first readable VM NIC found in the subnet.',
       }),
     ),
   },
@@ -75,6 +83,11 @@ export default async function diagnoses(instance: FastifyInstance, opts: Diagnos
       } catch (err) {
         if (!(err instanceof ArmIdError)) throw err;
         throw new HttpProblem(400, `workspaceId: ${err.message}`, [{ field: '/workspaceId', message: err.message }]);
+      }
+      const vantage = request.body.vantageVmId;
+      if (vantage !== undefined && !isVantageId(vantage)) {
+        const message = `'${vantage}' is not the ARM id of a virtual machine or network interface`;
+        throw new HttpProblem(400, `vantageVmId: ${message}`, [{ field: '/vantageVmId', message }]);
       }
       const controller = new AbortController();
       const onClose = () => {

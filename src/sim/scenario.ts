@@ -91,6 +91,8 @@ export interface Scenario {
     computeName?: string;
     /** Extra subscriptions the diagnosis is told to search (`--subscription`). */
     subscriptions?: string[];
+    /** `--vantage-vm`: the VM (or NIC) to read effective routes and NSGs through. */
+    vantageVmId?: string;
     cloud?: CloudName;
   };
   resources: ScenarioResource[];

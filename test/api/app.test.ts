@@ -173,6 +173,17 @@ t.test('subscriptions must be GUIDs, at most 20', async (t) => {
   t.equal(calls.length, 0);
 });
 
+t.test('vantageVmId must name a VM or a NIC', async (t) => {
+  const { fastify, calls } = await build(t);
+  const vnet = '/subscriptions/11111111-1111-1111-1111-111111111111/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v';
+  const problem = problemOf(t, await post(fastify, { workspaceId: WS_ID, vantageVmId: vnet }), 400);
+  t.same(problem.errors?.map((e) => e.field), ['/vantageVmId']);
+  t.equal(calls.length, 0, 'no diagnosis ran');
+  const vm = '/subscriptions/11111111-1111-1111-1111-111111111111/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm-jump';
+  t.equal((await post(fastify, { workspaceId: WS_ID, vantageVmId: vm })).statusCode, 200);
+  t.equal(calls.at(-1)?.vantageVmId, vm, 'passed to the diagnosis');
+});
+
 t.test('computeName follows the Azure ML naming rule', async (t) => {
   const { fastify, calls } = await build(t);
   for (const computeName of ['1ci', 'c', 'ci_alice', 'a'.repeat(25)]) {

@@ -18,6 +18,7 @@ const bad: Array<[string, string[], RegExp]> = [
   ['plain http arm endpoint', ['diagnose', '--workspace', WS, '--arm-endpoint', 'http://127.0.0.1:1'], /--arm-endpoint: .*https/],
   ['unknown cloud', ['diagnose', '--workspace', WS, '--cloud', 'Mars'], /--cloud/],
   ['unknown format', ['diagnose', '--workspace', WS, '--format', 'xml'], /--format/],
+  ['vantage that is not a VM or NIC', ['diagnose', '--workspace', WS, '--vantage-vm', '/subscriptions/11111111-1111-1111-1111-111111111111/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v'], /--vantage-vm: .*not the ARM id of a virtual machine/],
   ['bad compute name', ['diagnose', '--workspace', WS, '--compute', 'ci alice'], /--compute: 'ci alice'/],
   ['bad timeout', ['diagnose', '--workspace', WS, '--timeout', '-5'], /--timeout/],
   ['unknown command', ['diagnoze'], /unknown command 'diagnoze'/],
@@ -40,7 +41,7 @@ t.test('--help teaches: flags, credentials, exit codes, examples', async (t) => 
   const io = captureIo();
   const code = await main(['diagnose', '--help'], io);
   t.equal(code, 0);
-  for (const s of ['--workspace', '--compute', '--subscription', '--dns-server', '--arm-endpoint', 'NETDOCTOR_ACCESS_TOKEN', 'Exit codes', 'Examples']) t.match(io.out(), s);
+  for (const s of ['--workspace', '--compute', '--subscription', '--vantage-vm', '--dns-server', '--arm-endpoint', 'NETDOCTOR_ACCESS_TOKEN', 'effectiveRouteTable', 'Exit codes', 'Examples']) t.match(io.out(), s);
 });
 
 t.test('no arguments prints help and exits 2', async (t) => {

@@ -23,7 +23,7 @@ for (const name of await listScenarios()) {
     const log = pino({ level: 'silent' });
     const diagnose = createDiagnose({
       cloud,
-      azure: createAzureClients({ cloud, armEndpoint: estate.arm.url, ca: estate.arm.caPem, credential: staticTokenCredential('api-token'), retryDelayMs: 50 }),
+      azure: createAzureClients({ cloud, armEndpoint: estate.arm.url, ca: estate.arm.caPem, credential: staticTokenCredential('api-token'), retryDelayMs: 50, lroPollIntervalMs: 20 }),
       dns: { servers: config.NETDOCTOR_DNS_SERVERS, timeoutMs: 400, tries: 1 },
       log,
     });

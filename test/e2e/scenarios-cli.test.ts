@@ -6,6 +6,7 @@ import t from 'tap';
 import { idKey } from '../../src/model/arm-id.ts';
 import { listScenarios, loadScenario } from '../../src/sim/scenario-files.ts';
 import { diagnoseArgs, runCli, startEstate } from '../helpers/estate.ts';
+import { checkFlows } from '../helpers/flow-intent.ts';
 
 const names = await listScenarios();
 t.ok(names.length >= 12, 'at least 12 scenarios are bundled');
@@ -29,6 +30,7 @@ for (const name of names) {
     const codes = report.findings.map((f) => f.code);
     for (const c of scenario.expect.alsoFinds ?? []) t.ok(codes.includes(c), `also finds ${c}`);
     for (const c of scenario.expect.absentCodes ?? []) t.notOk(codes.includes(c), `does not report ${c}`);
+    checkFlows(t, scenario, report);
     t.notMatch(run.stdout + run.stderr, /sim-token-not-a-secret/, 'the access token never reaches output');
     t.notMatch(run.stderr, /\n\s+at /, 'no stack trace');
   });

@@ -40,6 +40,7 @@ export function diagnoseArgs(scenario: Scenario, estate: Estate): string[] {
   if (scenario.target.computeName) args.push('--compute', scenario.target.computeName);
   for (const s of scenario.target.subscriptions ?? []) args.push('--subscription', s);
   if (scenario.target.cloud) args.push('--cloud', scenario.target.cloud);
+  if (scenario.target.vantageVmId) args.push('--vantage-vm', scenario.target.vantageVmId);
   return args;
 }
 
@@ -59,6 +60,8 @@ export function runCli(args: string[], estate: Estate, env: NodeJS.ProcessEnv = 
         NODE_EXTRA_CA_CERTS: estate.caFile,
         NETDOCTOR_ACCESS_TOKEN: 'sim-token-not-a-secret',
         LOG_LEVEL: 'warn',
+        // The simulated ARM answers Retry-After: 0, which the SDK's poller ignores (it would wait 2 s per poll).
+        NETDOCTOR_LRO_POLL_MS: '20',
         ...env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],

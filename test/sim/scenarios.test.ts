@@ -8,23 +8,27 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { idKey, parentId, parseArmId, parseWorkspaceId, tryParseArmId } from '../../src/model/arm-id.ts';
 import { CLOUDS, isCloudName } from '../../src/model/cloud.ts';
-import { isPublicIPv4 } from '../../src/model/ip.ts';
+import { cidrContains, isPublicIPv4, parseIPv4 } from '../../src/model/ip.ts';
 import { listScenarios, loadScenario } from '../../src/sim/scenario-files.ts';
 import type { Scenario, ScenarioResource } from '../../src/sim/scenario.ts';
 import {
   buildEstate,
+  internetPrefixes,
   notebooksFqdn,
   patchProperties,
+  recommendedNsgRules,
   reconcile,
   removeResources,
   resolverVnetFor,
   simulateResolver,
+  toScenario,
   type EstateOptions,
 } from '../../src/sim/scenario-builder.ts';
+import { regionalTag, serviceTagValues } from '../../src/sim/service-tag-data.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
-/** The 13 codes of /work/rule-semantics.md. */
+/** The 13 codes of /work/rule-semantics.md, then the 15 flow-analysis codes of the failure catalogue. */
 const CODES = [
   'WORKSPACE_PRIVATE_ENDPOINT_MISSING',
   'WORKSPACE_PRIVATE_ENDPOINT_NOT_APPROVED',
@@ -39,7 +43,49 @@ const CODES = [
   'VNET_PEERING_NOT_CONNECTED',
   'COMPUTE_INSTANCE_NAME_UNRESOLVABLE',
   'COMPUTE_SSO_DISABLED',
+  'EGRESS_MISSING',
+  'NSG_BLOCKS_ENTRA_ID',
+  'NSG_BLOCKS_AML_SERVICE',
+  'NSG_BLOCKS_PRIVATE_ENDPOINT',
+  'FIREWALL_BLOCKS_REQUIRED_DESTINATION',
+  'ROUTE_NEXT_HOP_UNREACHABLE',
+  'ROUTE_ASYMMETRIC_FORCED_TUNNEL',
+  'NSG_BLOCKS_REQUIRED_OUTBOUND',
+  'NSG_BLOCKS_REQUIRED_INBOUND',
+  'FIREWALL_FQDN_RULE_WITHOUT_DNS_PROXY',
+  'STORAGE_NETWORK_BLOCKS_COMPUTE',
+  'KEY_VAULT_NETWORK_BLOCKS_COMPUTE',
+  'CONTAINER_REGISTRY_UNREACHABLE',
+  'IMAGE_BUILD_COMPUTE_MISSING',
+  'MANAGED_NETWORK_NOT_READY',
 ];
+
+/** Tier 1 codes (the rest are tier 2 or 3): a tier-1 top finding is a found cause of the device-login prompt. */
+const TIER1 = new Set([
+  ...CODES.slice(0, 11),
+  'EGRESS_MISSING',
+  'NSG_BLOCKS_ENTRA_ID',
+  'NSG_BLOCKS_AML_SERVICE',
+  'NSG_BLOCKS_PRIVATE_ENDPOINT',
+  'FIREWALL_BLOCKS_REQUIRED_DESTINATION',
+  'ROUTE_NEXT_HOP_UNREACHABLE',
+]);
+
+/** "1 or 2 (by flow)": tier 1 when the finding breaks an auth-path flow. */
+const BY_FLOW = new Set(['FIREWALL_BLOCKS_REQUIRED_DESTINATION', 'ROUTE_NEXT_HOP_UNREACHABLE', 'VNET_PEERING_NOT_CONNECTED']);
+
+const FLOW_IDS = ['workspace-api', 'workspace-cert', 'aml-service', 'entra-id', 'arm', 'notebooks', 'storage', 'key-vault', 'container-registry', 'mcr', 'batch', 'aml-inbound', 'instance-name'];
+const AUTH_FLOWS = ['workspace-api', 'workspace-cert', 'aml-service', 'entra-id', 'arm'];
+const HOP_KINDS = ['dns', 'route', 'nsg', 'firewall', 'peering', 'destination'];
+const HOP_REASONS = [
+  'dns-failed', 'dns-wrong-address', 'route-none', 'route-unowned-appliance', 'route-appliance-across-peering', 'route-asymmetric', 'no-egress', 'nsg-deny',
+  'firewall-deny', 'firewall-no-matching-rule', 'peering-not-connected', 'peering-no-forwarded-traffic', 'endpoint-not-approved', 'destination-network-rules',
+  'destination-sku', 'not-evaluable', 'evidence-missing',
+];
+
+/** Subscription-level singletons the simulated ARM serves by path, e.g. `/subscriptions/<s>/providers/Microsoft.Network/locations/<region>/serviceTags`. */
+const SINGLETON = /^\/subscriptions\/([0-9a-f-]{36})\/providers\/Microsoft\.Network\/locations\/[a-z0-9]+\/serviceTags$/;
+const subscriptionOf = (id: string): string => SINGLETON.exec(id)?.[1] ?? parseArmId(id).subscriptionId;
 
 type Json = Record<string, unknown>;
 const isObj = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -115,6 +161,16 @@ t.test('the catalogue', async (t) => {
   t.ok(scenarios.filter((s) => !s.target.computeName).length >= 2, 'at least two scenarios analyse every compute');
   t.ok(scenarios.some((s) => s.faults?.some((f) => f.status === 403)), 'a scenario with forbidden reads');
   t.ok(scenarios.some((s) => s.faults?.some((f) => f.status === 429 && f.times !== undefined)), 'a scenario with throttling');
+  // Routes and NSGs are diagnosed both ways: read from Azure through a VM, and computed from configuration.
+  const readable = (s: Scenario) => (s.operations ?? []).some((o) => o.action === 'effectiveRouteTable');
+  for (const hop of ['route', 'nsg']) {
+    const broken = scenarios.filter((s) => s.expect.flows?.blocked?.some((b) => b.hop === hop));
+    t.ok(broken.some(readable), `a ${hop} break seen through a vantage VM`);
+    t.ok(broken.some((s) => !readable(s)), `a ${hop} break computed from configuration`);
+  }
+  t.ok(scenarios.some((s) => readable(s) && !s.expect.topFinding && s.expect.exitCode === 0), 'a healthy scenario read through a vantage VM');
+  t.ok(scenarios.some((s) => s.target.vantageVmId), 'a scenario passes --vantage-vm');
+  t.ok(scenarios.some((s) => (s.expect.flows?.undetermined?.length ?? 0) > 0 && readable(s)), 'a cross-check scenario: Azure disagrees with itself, the flow is undetermined');
 });
 
 function normalize(s: unknown): string {
@@ -140,7 +196,7 @@ for (const s of scenarios) {
     // Ids
     const seen = new Map<string, string>();
     for (const r of s.resources) {
-      t.doesNotThrow(() => parseArmId(r.id), `id parses: ${r.id}`);
+      if (!SINGLETON.test(r.id)) t.doesNotThrow(() => parseArmId(r.id), `id parses: ${r.id}`);
       const k = idKey(r.id);
       if (seen.has(k)) t.fail(`duplicate id (case-insensitive): ${r.id} and ${seen.get(k)}`);
       seen.set(k, r.id);
@@ -148,7 +204,7 @@ for (const s of scenarios) {
 
     // References into the scenario's subscriptions resolve
     const declared = declaredIds(s.resources);
-    const subs = new Set([...s.resources.map((r) => parseArmId(r.id).subscriptionId), ...(s.target.subscriptions ?? []).map((x) => x.toLowerCase())]);
+    const subs = new Set([...s.resources.map((r) => subscriptionOf(r.id)), ...(s.target.subscriptions ?? []).map((x) => x.toLowerCase())]);
     const dangling: string[] = [];
     for (const r of s.resources) {
       for (const ref of references(r)) {
@@ -169,10 +225,28 @@ for (const s of scenarios) {
     if (e.topFinding) {
       const id = e.topFinding.resourceId;
       t.ok(declared.has(idKey(id)) || declared.has(idKey(parentId(id))), `topFinding blames an existing resource: ${id}`);
-      t.equal(e.verdict, e.exitCode === 1 ? 'cause-found' : 'no-cause-found', 'verdict agrees with the exit code');
+      // Only a tier-1 top finding is a found cause; a tier-2 one still fails the run (exit 1).
+      const byFlow = BY_FLOW.has(e.topFinding.code) && e.flows !== undefined;
+      const tier1 = byFlow ? (e.flows?.blocked ?? []).some((b) => AUTH_FLOWS.includes(b.id)) : TIER1.has(e.topFinding.code);
+      t.equal(e.verdict, tier1 ? 'cause-found' : 'no-cause-found', `verdict agrees with the tier of ${e.topFinding.code}`);
+      if (tier1) t.equal(e.exitCode, 1, 'a tier-1 cause fails the run');
     } else {
       t.equal(e.verdict, e.exitCode === 3 ? 'undetermined' : 'no-cause-found', 'verdict agrees with the exit code');
     }
+
+    // Flow intent
+    const managedNetwork = isObj(props(ws).managedNetwork);
+    t.equal(e.flows === undefined, managedNetwork, 'every scenario states its flows, except a managed-network one (no compute-subnet flows)');
+    for (const b of e.flows?.blocked ?? []) {
+      t.ok(FLOW_IDS.includes(b.id) && HOP_KINDS.includes(b.hop) && (!b.reason || HOP_REASONS.includes(b.reason)), `blocked flow ${b.id} at ${b.hop} (${b.reason ?? ''}) uses known names`);
+      t.notOk(e.flows?.undetermined?.includes(b.id), `${b.id} is not both blocked and undetermined`);
+    }
+    for (const u of e.flows?.undetermined ?? []) t.ok(FLOW_IDS.includes(u), `undetermined flow ${u} is known`);
+    if (e.exitCode === 0) t.same(e.flows?.blocked?.filter((b) => AUTH_FLOWS.includes(b.id)) ?? [], [], 'a passing scenario blocks no auth-path flow');
+    if ((e.flows?.undetermined?.length ?? 0) > 0 && !e.topFinding) t.equal(e.exitCode, 3, 'undetermined flows and no finding: the diagnosis is incomplete');
+
+    // Operations answer resources of the estate
+    for (const op of s.operations ?? []) t.ok(declared.has(idKey(op.resourceId)), `operation ${op.action} on an existing resource: ${op.resourceId}`);
 
     // Faults are valid and each one matches something the estate serves
     for (const f of s.faults ?? []) {
@@ -187,6 +261,7 @@ for (const s of scenarios) {
 }
 
 function listPathInSubscription(id: string): string {
+  if (SINGLETON.test(id)) return id;
   const p = parseArmId(id);
   return `/subscriptions/${p.subscriptionId}/providers/${p.namespace}/${p.types[0] ?? ''}`;
 }
@@ -195,7 +270,7 @@ t.test('healthy private scenarios resolve every workspace name to its private en
   const healthy = scenarios.filter((s) => !s.expect.topFinding && s.expect.exitCode === 0 && props(wsResource(s)).publicNetworkAccess === 'Disabled');
   t.ok(healthy.length >= 3, 'there are healthy private scenarios');
   for (const s of healthy) {
-    const pes = s.resources.filter((r) => r.type === 'Microsoft.Network/privateEndpoints');
+    const pes = s.resources.filter((r) => r.type === 'Microsoft.Network/privateEndpoints' && JSON.stringify(props(r).privateLinkServiceConnections ?? []).includes('amlworkspace'));
     const configs = pes.flatMap((pe) => (props(pe).customDnsConfigs as Array<{ fqdn: string; ipAddresses: string[] }>) ?? []);
     const names = configs.filter((c) => !c.fqdn.startsWith('*'));
     t.ok(names.length >= 3, `${s.name}: the endpoint serves api, cert and notebooks names`);
@@ -279,4 +354,181 @@ t.test('estate wiring', async (t) => {
   const conn = (props(ws).privateEndpointConnections as Json[])[0];
   t.equal(idKey(((conn?.properties as Json).privateEndpoint as Json).id as string), idKey(e.ids.privateEndpoint ?? ''), 'the workspace connection names the endpoint');
   t.same(Object.keys(e.ids.peerings).sort(), ['computeToHub', 'hubToCompute'], 'hub-and-spoke peers both ways');
+});
+
+// ------------------------------------------------------------------------------------ builder: flow-analysis estate
+
+const find = (resources: ScenarioResource[], id: string | undefined): ScenarioResource | undefined => resources.find((r) => idKey(r.id) === idKey(id ?? ''));
+const firstAddress = (prefix: string): string => prefix.split('/')[0] as string;
+
+t.test('service tags: realistic IPv4 prefixes per region, IPv6 last, regional tags inside their parents', async (t) => {
+  const values = serviceTagValues('West Europe');
+  const byName = new Map(values.map((v) => [v.name, v.properties]));
+  for (const name of ['AzureActiveDirectory', 'AzureMachineLearning', 'AzureMachineLearning.WestEurope', 'AzureResourceManager', 'Storage', 'Storage.WestEurope', 'AzureKeyVault.WestEurope', 'AzureContainerRegistry.WestEurope', 'MicrosoftContainerRegistry', 'AzureFrontDoor.FirstParty', 'BatchNodeManagement.WestEurope']) {
+    const p = byName.get(name);
+    t.ok(p && p.addressPrefixes.length > 0, `${name} is published`);
+    const v4 = (p?.addressPrefixes ?? []).filter((x) => !x.includes(':'));
+    t.ok(v4.every((x) => isPublicIPv4(firstAddress(x))), `${name}: public IPv4 ranges only`);
+    t.notOk((p?.addressPrefixes[0] ?? ':').includes(':'), `${name}: the first prefix is IPv4`);
+  }
+  t.equal(byName.get('Storage.WestEurope')?.region, 'westeurope', 'regional tags name their region');
+  t.equal(byName.get('AzureActiveDirectory')?.region, '', 'global tags have no region');
+  t.ok(values.filter((v) => v.properties.addressPrefixes.some((x) => x.includes(':'))).length >= 2, 'a few IPv6 prefixes to drop');
+  const regional = byName.get('AzureMachineLearning.WestEurope')?.addressPrefixes.filter((x) => !x.includes(':')) ?? [];
+  t.same(byName.get('AzureMachineLearning')?.addressPrefixes.slice(0, regional.length), regional, 'the parent tag starts with the region\'s own prefixes');
+  t.notSame(serviceTagValues('eastus').find((v) => v.name === 'Storage.EastUS')?.properties.addressPrefixes, byName.get('Storage.WestEurope')?.addressPrefixes, 'regions differ');
+  t.equal(regionalTag('BatchNodeManagement', 'usgovvirginia'), 'BatchNodeManagement.USGovVirginia', 'tag spelling of a region');
+});
+
+t.test('internetPrefixes: the whole public IPv4 space and nothing private', async (t) => {
+  const prefixes = internetPrefixes();
+  const size = prefixes.reduce((n, p) => n + 2 ** (32 - Number(p.split('/')[1])), 0);
+  const excluded = [8, 8, 10, 8, 16, 12, 16, 3].reduce((n, len) => n + 2 ** (32 - len), 0);
+  t.equal(size, 2 ** 32 - excluded, 'covers every address outside the non-public ranges exactly once');
+  for (const ip of ['10.1.2.3', '172.20.0.1', '192.168.1.1', '100.64.0.1', '127.0.0.1', '169.254.169.254', '224.0.0.1']) t.notOk(prefixes.some((p) => cidrContains(p, ip)), `${ip} is not Internet`);
+  for (const ip of ['20.190.128.0', '1.1.1.1', '52.1.2.3', '172.32.0.1']) t.ok(prefixes.some((p) => cidrContains(p, ip)), `${ip} is Internet`);
+});
+
+t.test('every estate: service tags, open dependencies, a compute NSG with the default rules, NAT egress', async (t) => {
+  const e = buildEstate(BASE);
+  const resources = reconcile(e.resources);
+  const tags = find(resources, e.ids.serviceTags);
+  t.match(tags?.id, /^\/subscriptions\/[0-9a-f-]{36}\/providers\/Microsoft\.Network\/locations\/westeurope\/serviceTags$/, 'the service tags singleton of the workspace subscription and region');
+  const ws = find(resources, e.ids.workspace);
+  for (const key of ['storageAccount', 'keyVault', 'containerRegistry']) {
+    const id = props(ws)[key] as string;
+    t.ok(find(resources, id), `the workspace's ${key} exists: ${id}`);
+  }
+  t.equal((props(find(resources, e.ids.storage)).networkAcls as Json).defaultAction, 'Allow', 'storage is open by default');
+  t.equal((find(resources, e.ids.registry)?.sku as Json).name, 'Premium', 'the registry is Premium');
+  const computeSubnet = find(resources, e.ids.computeSubnet);
+  t.equal(idKey(((props(computeSubnet).networkSecurityGroup as Json).id as string) ?? ''), idKey(e.ids.computeNsg), 'the compute subnet has its NSG');
+  t.ok(props(computeSubnet).natGateway, 'and its NAT gateway');
+  const nsg = find(resources, e.ids.computeNsg);
+  t.same((props(nsg).defaultSecurityRules as Json[]).map((r) => r.name), ['AllowVnetInBound', 'AllowAzureLoadBalancerInBound', 'DenyAllInBound', 'AllowVnetOutBound', 'AllowInternetOutBound', 'DenyAllOutBound'], "Azure's six default rules");
+  t.same(props(nsg).securityRules, [], 'no custom rules by default');
+  t.same(props(nsg).subnets, [{ id: e.ids.computeSubnet }], 'the NSG lists its subnet');
+  const nodeConfigs = (props(computeSubnet).ipConfigurations as Json[]).map((c) => c.id as string);
+  t.equal(nodeConfigs.length, 1, 'the running compute instance has a node NIC in the subnet');
+  t.notOk(resources.some((r) => tryParseArmId(r.id)?.subscriptionId === tryParseArmId(nodeConfigs[0])?.subscriptionId), 'in a subscription the estate does not hold (Microsoft-managed)');
+  t.notOk(buildEstate({ ...BASE, seed: 'no-nat', natGateway: false }).resources.some((r) => r.type === 'Microsoft.Network/natGateways'), 'natGateway: false leaves it out');
+});
+
+const FORCED: EstateOptions = {
+  ...BASE,
+  seed: 'unit-forced',
+  computes: [{ name: 'ci-unit', kind: 'instance', publicIp: true }, { name: 'ci-off', kind: 'instance', state: 'Stopped' }],
+  natGateway: false,
+  computeNsg: { rules: [...recommendedNsgRules('westeurope', { inbound: true }), { name: 'Deny-ARM', priority: 500, direction: 'Outbound', access: 'Deny', destination: 'AzureResourceManager', ports: '443', protocol: 'Tcp' }] },
+  routeTable: {
+    routes: [
+      { name: 'forced', prefix: '0.0.0.0/0', nextHopType: 'VirtualAppliance', nextHopIp: 'firewall' },
+      { name: 'aml', prefix: 'AzureMachineLearning', nextHopType: 'Internet' },
+    ],
+    disableBgpRoutePropagation: true,
+  },
+  firewall: {
+    name: 'afw-unit',
+    basePolicy: { name: 'afwp-base', groups: [{ name: 'rcg-base', priority: 100, collections: [{ name: 'c', priority: 100, action: 'Allow', rules: [{ kind: 'application', name: 'login', fqdns: ['login.microsoftonline.com'] }] }] }] },
+    policy: { name: 'afwp-unit', dnsProxy: true, groups: [{ name: 'rcg-ml', priority: 200, collections: [{ name: 'n', priority: 100, action: 'Allow', rules: [{ kind: 'network', name: 'mcr', protocols: ['TCP'], fqdns: ['mcr.microsoft.com'], ports: ['443'] }] }] }] },
+  },
+  dependencies: { storage: { defaultAction: 'Deny', computeSubnetRule: true, serviceEndpoint: true, workspaceRule: true }, keyVault: { defaultAction: 'Deny', computeSubnetRule: true }, registry: { publicNetworkAccess: 'Disabled', privateEndpoint: { name: 'pe-cr-unit', status: 'Pending' } } },
+  endpointSubnet: { privateEndpointNetworkPolicies: 'Enabled', nsgRules: [{ name: 'Deny-All', priority: 4000, direction: 'Inbound', access: 'Deny' }] },
+  vantage: { vmName: 'vm-unit', disagree: { tag: 'AzureResourceManager', nextHopType: 'None' } },
+};
+
+t.test('options: route table, firewall with a base policy, dependencies, endpoint subnet NSG', async (t) => {
+  const e = buildEstate(FORCED);
+  const resources = reconcile(e.resources);
+  t.equal(e.firewallIp, '10.6.3.4', 'the firewall sits in the hub at <base>.3.4');
+  const rt = find(resources, e.ids.routeTable);
+  const routes = props(rt).routes as Json[];
+  t.same(routes.map((r) => [(r.properties as Json).addressPrefix, (r.properties as Json).nextHopType, (r.properties as Json).nextHopIpAddress]), [['0.0.0.0/0', 'VirtualAppliance', '10.6.3.4'], ['AzureMachineLearning', 'Internet', undefined]], "'firewall' resolves to its address; tags stay tags");
+  t.equal(props(rt).disableBgpRoutePropagation, true, 'BGP propagation setting');
+  t.same(props(rt).subnets, [{ id: e.ids.computeSubnet }], 'the route table lists its subnet');
+  const fw = find(resources, e.ids.firewall);
+  const fwSubnet = resources.find((r) => r.name === 'AzureFirewallSubnet');
+  t.equal(props(fwSubnet).addressPrefix, '10.6.3.0/26', 'AzureFirewallSubnet in the hub');
+  t.same(props(fwSubnet).ipConfigurations, [{ id: ((props(fw).ipConfigurations as Json[])[0] as Json).id }], 'it lists the firewall ip configuration');
+  const policy = find(resources, e.ids.firewallPolicy);
+  const base = find(resources, e.ids.firewallBasePolicy);
+  t.equal(idKey(((props(policy).basePolicy as Json).id as string) ?? ''), idKey(e.ids.firewallBasePolicy ?? ''), 'the policy names its base');
+  t.same(props(base).childPolicies, [{ id: e.ids.firewallPolicy }], 'the base names its child');
+  t.same((props(policy).dnsSettings as Json).enableProxy, true, 'DNS proxy setting');
+  t.equal((props(base).dnsSettings as Json).enableProxy, false, 'DNS proxy is off unless asked');
+  const group = find(resources, ((props(policy).ruleCollectionGroups as Json[])[0] as Json).id as string);
+  const rule = (((props(group).ruleCollections as Json[])[0] as Json).rules as Json[])[0] as Json;
+  t.match(rule, { ruleType: 'NetworkRule', destinationFqdns: ['mcr.microsoft.com'], destinationPorts: ['443'], ipProtocols: ['TCP'], sourceAddresses: ['*'] }, 'network rules in ARM wire shape');
+
+  const computeSubnet = find(resources, e.ids.computeSubnet);
+  t.same((props(computeSubnet).serviceEndpoints as Json[]).map((x) => [x.service, x.locations]), [['Microsoft.Storage', ['westeurope']]], 'the storage service endpoint on the compute subnet');
+  const acls = props(find(resources, e.ids.storage)).networkAcls as Json;
+  t.match(acls, { defaultAction: 'Deny', virtualNetworkRules: [{ id: e.ids.computeSubnet }], resourceAccessRules: [{ resourceId: e.ids.workspace }] }, 'storage admits the compute subnet and the workspace');
+  t.equal(((props(find(resources, e.ids.keyVault)).networkAcls as Json).virtualNetworkRules as Json[])[0]?.id, e.ids.computeSubnet.toLowerCase(), 'key vault returns its subnet rule ids in lower case');
+  const registry = find(resources, e.ids.registry);
+  t.equal(props(registry).publicNetworkAccess, 'Disabled', 'registry public access');
+  const conn = (props(registry).privateEndpointConnections as Json[])[0] as Json;
+  t.equal((((conn.properties as Json).privateLinkServiceConnectionState as Json).status as string), 'Pending', 'the registry connection state');
+  const regPe = find(resources, e.ids.registryPrivateEndpoint);
+  const plsc = ((props(regPe).manualPrivateLinkServiceConnections as Json[])[0] as Json).properties as Json;
+  t.match(plsc, { groupIds: ['registry'], privateLinkServiceId: e.ids.registry }, 'a pending registry endpoint is a manual connection to the registry');
+  const epSubnet = find(resources, e.ids.endpointSubnet);
+  t.equal(props(epSubnet).privateEndpointNetworkPolicies, 'Enabled', 'network policies on the endpoint subnet');
+  t.equal(idKey(((props(epSubnet).networkSecurityGroup as Json).id as string) ?? ''), idKey(e.ids.endpointNsg ?? ''), 'and its NSG');
+  t.throws(() => buildEstate({ ...BASE, routeTable: { routes: [{ name: 'x', prefix: '0.0.0.0/0', nextHopType: 'VirtualAppliance', nextHopIp: 'firewall' }] } }), /needs a firewall/, 'a route to a missing firewall is a builder error');
+});
+
+t.test('the vantage: effective routes, effective NSGs and next hops derived from the final configuration', async (t) => {
+  const e = buildEstate(FORCED);
+  const s = toScenario(e, { name: 'unit', title: 'unit', description: 'unit', vantageFlag: true, expect: { exitCode: 0, verdict: 'no-cause-found' } });
+  t.equal(s.target.vantageVmId, e.ids.vantageVm, '--vantage-vm names the jumpbox');
+  const nic = find(s.resources, e.ids.vantageNic);
+  t.equal(idKey(((props(nic).virtualMachine as Json).id as string) ?? ''), idKey(e.ids.vantageVm ?? ''), 'the NIC belongs to the VM');
+  t.ok(find(s.resources, e.ids.vantageVm), 'the VM exists');
+  const subnetConfigs = (props(find(s.resources, e.ids.computeSubnet)).ipConfigurations as Json[]).map((c) => c.id as string);
+  t.equal(subnetConfigs.length, 2, 'the subnet lists the jumpbox and the running instance node (not the stopped one)');
+  t.ok(subnetConfigs.some((c) => idKey(c).startsWith(idKey(e.ids.vantageNic ?? '-'))), 'the jumpbox NIC is listed');
+
+  const op = (action: string) => s.operations?.find((o) => o.action === action)?.result as { value: Json[] };
+  const routes = op('effectiveRouteTable').value;
+  const row = (type: string, prefix?: string) => routes.find((r) => r.nextHopType === type && (!prefix || (r.addressPrefix as string[]).includes(prefix)));
+  t.equal(row('Internet', '0.0.0.0/0')?.state, 'Invalid', 'the user default route replaces the system one');
+  t.match(row('VirtualAppliance'), { source: 'User', state: 'Active', addressPrefix: ['0.0.0.0/0'], nextHopIpAddress: ['10.6.3.4'], name: 'forced' }, 'forced tunnel to the firewall');
+  const aml = serviceTagValues('westeurope').find((v) => v.name === 'AzureMachineLearning')?.properties.addressPrefixes.filter((p) => !p.includes(':'));
+  t.same(routes.find((r) => r.name === 'aml')?.addressPrefix, aml, 'a service-tag route is expanded to its IPv4 prefixes');
+  t.same(row('VNetPeering')?.addressPrefix, ['10.6.0.0/16'], 'the peered hub');
+  t.ok(row('VirtualNetworkServiceEndpoint'), 'the storage service endpoint route');
+  t.same(routes.filter((r) => r.nextHopType === 'None').map((r) => (r.addressPrefix as string[])[0]), ['10.0.0.0/8', '100.64.0.0/10', '172.16.0.0/12', '192.168.0.0/16'], 'private ranges without a route go nowhere');
+
+  const groups = op('effectiveNetworkSecurityGroups').value;
+  t.equal(groups.length, 1, 'one NSG applies (the subnet\'s)');
+  t.same(groups[0]?.association, { subnet: { id: e.ids.computeSubnet } }, 'associated through the subnet');
+  const rules = groups[0]?.effectiveSecurityRules as Json[];
+  const deny = rules.find((r) => r.name === 'securityRules/Deny-ARM');
+  t.match(deny, { access: 'Deny', direction: 'Outbound', destinationAddressPrefix: 'AzureResourceManager', destinationPortRange: '443-443', protocol: 'Tcp', sourceAddressPrefix: '0.0.0.0/0' }, 'custom rules in effective form');
+  t.same(deny?.expandedDestinationAddressPrefix, serviceTagValues('westeurope').find((v) => v.name === 'AzureResourceManager')?.properties.addressPrefixes.filter((p) => !p.includes(':')), 'tags expanded to their IPv4 prefixes');
+  const vnetRule = rules.find((r) => r.name === 'defaultSecurityRules/AllowVnetOutBound');
+  t.same(vnetRule?.expandedDestinationAddressPrefix, ['10.5.0.0/16', '10.6.0.0/16'], 'VirtualNetwork = the VNet and its peers');
+  t.equal(rules.find((r) => r.name === 'defaultSecurityRules/DenyAllOutBound')?.protocol, 'All', "'*' is All in effective rules");
+
+  const hops = new Map((s.operations ?? []).filter((o) => o.action === 'nextHop').map((o) => [o.match?.destinationIPAddress, o.result as Json]));
+  t.match(hops.get('10.6.2.4'), { nextHopType: 'VNetPeering', routeTableId: 'System Route' }, 'the workspace endpoint: through the peering');
+  t.ok(hops.has('10.6.2.20'), 'dependency endpoint addresses are answered too');
+  t.match(hops.get('20.190.128.0'), { nextHopType: 'VirtualAppliance', nextHopIpAddress: '10.6.3.4', routeTableId: e.ids.routeTable }, 'Entra ID: to the firewall, by the user route');
+  t.match(hops.get(firstAddress(aml?.[0] ?? '')), { nextHopType: 'Internet' }, 'AzureMachineLearning: straight out by its tag route');
+  t.match(hops.get('4.150.240.8'), { nextHopType: 'None' }, 'the disagreement hook overrides one next hop (ARM)');
+  for (const ip of hops.keys()) t.ok(parseIPv4(ip ?? ''), `next hop destination ${ip} is an address`);
+});
+
+t.test('a managed network workspace: computes outside the customer VNet, required rules with their status', async (t) => {
+  const e = buildEstate({ ...BASE, seed: 'unit-managed', workspace: { ...BASE.workspace, managedNetwork: { isolationMode: 'AllowOnlyApprovedOutbound', inactive: ['blob'] } }, vantage: {} });
+  const resources = reconcile(e.resources);
+  const mn = props(find(resources, e.ids.workspace)).managedNetwork as Json;
+  t.match(mn, { isolationMode: 'AllowOnlyApprovedOutbound', status: { status: 'Active' } }, 'isolation mode and status');
+  const rules = Object.entries(mn.outboundRules as Record<string, Json>);
+  t.equal(rules.length, 4, 'required private endpoint rules for blob, file, vault and registry');
+  t.same(rules.filter(([, r]) => r.status === 'Inactive').map(([name]) => /_blob_/.test(name)), [true], 'only the blob rule is Inactive');
+  const ci = find(resources, e.ids.computes['ci-unit']);
+  t.notOk(((ci?.properties as Json).properties as Json).subnet, 'the compute has no customer subnet');
+  t.same(props(find(resources, e.ids.computeSubnet)).ipConfigurations, [], 'no node NICs and no vantage in the customer VNet');
 });

@@ -1,0 +1,186 @@
+/**
+ * Traces one target of a flow hop by hop, in the order of flows-semantics §2: dns, route, nsg
+ * (compute side, then destination side), firewall, peering, destination. A tag destination is
+ * traced from every prefix's first address (or by name when its prefixes are unknown); the trace
+ * that decides (blocked before undetermined before allowed, first in order) is the one shown.
+ */
+import { intToIp, ipToInt, isPrivateAddress } from '../net/cidr.ts';
+import type { Endpoint, Packet } from '../net/nsg.ts';
+import type { FlowHop, FlowVerdict } from '../report/schema.ts';
+import { isMissing, type SubnetContext } from './context.ts';
+import { dependencyDestinationHop, dnsHop, endpointDestinationHop, peeringHop, workspaceDestinationHop } from './destination-hops.ts';
+import { firewallHop } from './firewall-hop.ts';
+import type { EndpointTarget, FlowSpec, InboundTarget, TagTarget, Target } from './model.ts';
+import { endpointNsgHops, sourceNsgHops } from './nsg-hop.ts';
+import { peeringFor, replyRouteStep, routeStep, type Dest } from './route-hop.ts';
+
+export interface Trace {
+  /** What was traced: `AzureActiveDirectory address 20.190.128.0`, `blob 10.10.1.6`. */
+  label: string;
+  hops: FlowHop[];
+  notes: string[];
+}
+
+export function verdictOf(hops: FlowHop[]): FlowVerdict {
+  if (hops.some((h) => h.verdict === 'blocked')) return 'blocked';
+  return hops.some((h) => h.verdict === 'undetermined') ? 'undetermined' : 'allowed';
+}
+
+const SEVERITY: Record<FlowVerdict, number> = { blocked: 0, undetermined: 1, allowed: 2 };
+const signature = (t: Trace): string => t.hops.map((h) => [h.kind, h.verdict, h.reason, h.element, h.resourceId].join('|')).join('>');
+
+/** The trace that decides a set of traces, and how many distinct paths they took. */
+export function decidingTrace(traces: Trace[]): { trace: Trace; paths: number } {
+  // Representatives that share a path share the trace object: judge each object once.
+  const unique = [...new Set(traces)];
+  let best = unique[0] as Trace;
+  let bestSeverity = SEVERITY[verdictOf(best.hops)];
+  for (const t of unique) {
+    const severity = SEVERITY[verdictOf(t.hops)];
+    if (severity < bestSeverity) [best, bestSeverity] = [t, severity];
+  }
+  return { trace: best, paths: new Set(unique.map(signature)).size };
+}
+
+const endpointOf = (d: Dest): Endpoint => ({ ...(d.ip !== undefined ? { ip: d.ip } : {}), ...(d.tag ? { tag: d.tag } : {}) });
+
+/** Effective NSGs expand VirtualNetwork without a peering that is not Connected: say so on a deny. */
+function withPeeringCaveat(ctx: SubnetContext, dest: Dest, hop: FlowHop): FlowHop {
+  const p = hop.verdict === 'blocked' && dest.ip !== undefined ? peeringFor(ctx, dest.ip) : undefined;
+  if (!p || (p.peeringState === 'Connected' && p.allowVirtualNetworkAccess !== false)) return hop;
+  return { ...hop, detail: `${hop.detail} (The VirtualNetwork tag leaves out the peered network while peering ${p.name} is ${p.peeringState ?? 'not Connected'}.)` };
+}
+
+/** Route, compute-side NSGs, firewall and peering for an outbound destination. */
+function outboundPath(ctx: SubnetContext, spec: FlowSpec, dest: Dest, fqdns: string[], notes: string[]) {
+  const route = routeStep(ctx, dest);
+  notes.push(...route.notes);
+  const nsg = sourceNsgHops(ctx, spec.ports, 'Outbound', endpointOf(dest), dest.label).map((h) => withPeeringCaveat(ctx, dest, h));
+  const firewall = route.appliance ? [firewallHop(ctx, route.appliance, dest, spec.ports, fqdns)] : [];
+  const applianceIp = route.appliance ? ipToInt(route.appliance) : undefined;
+  const peerAt = applianceIp ?? dest.ip;
+  const peer = peerAt === undefined ? undefined : peeringHop(ctx, peerAt, applianceIp !== undefined ? `The appliance ${route.appliance}` : dest.label, notes);
+  return { route, nsg, firewall, peering: peer ? [peer] : [] };
+}
+
+function traceEndpoint(ctx: SubnetContext, spec: FlowSpec, target: EndpointTarget): Trace[] {
+  const notes: string[] = [];
+  const expected = target.candidates.map((c) => c.ip);
+  const dns = target.fqdns.map((f) => dnsHop(ctx, f, expected, target.unreadable));
+  const answered = new Set(dns.flatMap((d) => d.answers));
+  const candidate = target.candidates.find((c) => answered.has(c.ip)) ?? target.candidates[0];
+  const ip = candidate ? ipToInt(candidate.ip) : undefined;
+  if (!candidate || ip === undefined) return [{ label: target.label, hops: [...dns.map((d) => d.hop), endpointDestinationHop(target, undefined)], notes }];
+  const dest: Dest = { ip, label: `${candidate.ip} (private endpoint ${candidate.name})` };
+  const path = outboundPath(ctx, spec, dest, target.fqdns, notes);
+  const destNsg = endpointNsgHops(ctx, candidate.subnetId, ip, dest.label, spec.ports);
+  const hops = [...dns.map((d) => d.hop), path.route.hop, ...path.nsg, ...destNsg, ...path.firewall, ...path.peering, endpointDestinationHop(target, candidate)];
+  return [{ label: `${target.label} ${candidate.ip}`, hops, notes }];
+}
+
+/** The addresses a tag is traced from: each prefix's first address, or none (by name) when unknown. */
+function representatives(ctx: SubnetContext, tag: string): { reps: Array<number | undefined>; note?: string } {
+  const prefixes = ctx.tags.index.prefixes(tag);
+  if (prefixes && prefixes.length > 0) return { reps: [...new Set(prefixes.map((c) => c.base))] };
+  const why = ctx.tags.missing ? `service tag prefixes were not read (${ctx.tags.missing})` : `service tag ${tag} is not in the service tag list`;
+  return { reps: [undefined], note: `${why}: ${tag} matched by name against rules and routes` };
+}
+
+const tagDest = (tag: string, rep: number | undefined): Dest => (rep === undefined ? { tag, label: tag } : { ip: rep, tag, label: `${tag} address ${intToIp(rep)}` });
+
+/**
+ * A key shared by representatives that cannot take different paths: same kind of route, same peering,
+ * same public/private side, same NSG decisions (verdict and deciding rule). Undefined keeps the address apart: a route through an appliance, whose
+ * firewall sees each address. Thousands of tag prefixes then cost a handful of traces.
+ */
+function pathKey(ctx: SubnetContext, spec: FlowSpec, direction: 'Outbound' | 'Inbound', tag: string, rep: number | undefined, ids: Map<object, number>): string | undefined {
+  if (rep === undefined) return undefined;
+  const entry = isMissing(ctx.routing) ? undefined : ctx.routing.lookup(rep);
+  if (direction === 'Outbound' && entry?.nextHopType.toLowerCase() === 'virtualappliance') return undefined;
+  const id = (o: object | undefined): number => {
+    if (!o) return -1;
+    const n = ids.get(o) ?? ids.size;
+    ids.set(o, n);
+    return n;
+  };
+  // The route's prefix only shows in the text; what it does is its kind, next hop and table.
+  const route = entry ? `${entry.source} ${entry.nextHopType} ${entry.nextHopIp ?? ''} ${entry.name} ${entry.routeTableId ?? ''}` : 'no route';
+  const parts: Array<string | number> = [route, isPrivateAddress(rep) ? 'private' : 'public', id(peeringFor(ctx, rep))];
+  if (!isMissing(ctx.nsgs) && ctx.subnetCidr) {
+    const other: Endpoint = { ip: rep, tag };
+    const subnet: Endpoint = { cidr: ctx.subnetCidr };
+    for (const nsg of ctx.nsgs) {
+      for (const port of spec.ports) {
+        const packet: Packet = { direction, protocol: port.protocol, source: direction === 'Outbound' ? subnet : other, destination: direction === 'Outbound' ? other : subnet, port: port.port };
+        // The decision's content, not its identity: the linear baseline builds a new object per call.
+        const d = nsg.evaluate(packet);
+        parts.push(`${d.verdict}:${d.rule ? `${d.rule.name}@${d.rule.priority}` : ''}`);
+      }
+    }
+  }
+  return parts.join(',');
+}
+
+/** One trace per representative, built once per path key (the first representative's). */
+function perRepresentative(ctx: SubnetContext, spec: FlowSpec, direction: 'Outbound' | 'Inbound', tag: string, build: (rep: number | undefined) => Trace): Trace[] {
+  const { reps, note } = representatives(ctx, tag);
+  const ids = new Map<object, number>();
+  const built = new Map<string, Trace>();
+  return reps.map((rep) => {
+    const key = pathKey(ctx, spec, direction, tag, rep, ids);
+    const known = key === undefined ? undefined : built.get(key);
+    if (known) return known;
+    const trace = build(rep);
+    if (note) trace.notes.unshift(note);
+    if (key !== undefined) built.set(key, trace);
+    return trace;
+  });
+}
+
+function traceTag(ctx: SubnetContext, spec: FlowSpec, target: TagTarget): Trace[] {
+  return perRepresentative(ctx, spec, 'Outbound', target.tag, (rep) => {
+    const notes: string[] = [];
+    const dest = tagDest(target.tag, rep);
+    const path = outboundPath(ctx, spec, dest, target.fqdns, notes);
+    const destination = target.dependency ? [dependencyDestinationHop(ctx, target.dependency, path.route.entry)] : target.workspace ? [workspaceDestinationHop(target.workspace)] : [];
+    return { label: dest.label, hops: [path.route.hop, ...path.nsg, ...path.firewall, ...path.peering, ...destination], notes };
+  });
+}
+
+function traceInbound(ctx: SubnetContext, spec: FlowSpec, target: InboundTarget): Trace[] {
+  return perRepresentative(ctx, spec, 'Inbound', target.tag, (rep) => {
+    const dest = tagDest(target.tag, rep);
+    const route = replyRouteStep(ctx, dest);
+    const nsg = sourceNsgHops(ctx, spec.ports, 'Inbound', endpointOf(dest), dest.label);
+    return { label: dest.label, hops: [route.hop, ...nsg], notes: [...route.notes] };
+  });
+}
+
+/** Every trace of one target (several for a tag with known prefixes). */
+export function traceTarget(ctx: SubnetContext, spec: FlowSpec, target: Target): Trace[] {
+  switch (target.kind) {
+    case 'private-endpoint':
+      return traceEndpoint(ctx, spec, target);
+    case 'tag':
+      return traceTag(ctx, spec, target);
+    case 'inbound':
+      return traceInbound(ctx, spec, target);
+    case 'fixed':
+      return [{ label: target.label, hops: [target.hop], notes: [] }];
+  }
+}
+
+/** The hops shown for a flow: the deciding trace over all targets, with notes on the others. */
+export function traceFlow(ctx: SubnetContext, spec: FlowSpec): Trace {
+  const perTarget = spec.targets.map((t) => {
+    const traces = traceTarget(ctx, spec, t);
+    const { trace, paths } = decidingTrace(traces);
+    const notes = [...new Set(traces.flatMap((x) => x.notes))];
+    if (traces.length > 1 && paths > 1) notes.push(`${traces.length} addresses of ${trace.label.split(' ')[0]} were traced and took ${paths} different paths; the hops shown are for ${trace.label}`);
+    return { ...trace, notes };
+  });
+  const { trace } = decidingTrace(perTarget);
+  const notes = [...new Set(perTarget.flatMap((t) => t.notes))];
+  if (perTarget.length > 1) notes.push(`${perTarget.length} destinations traced (${perTarget.map((t) => `${t.label}: ${verdictOf(t.hops)}`).join('; ')}); the hops shown are for ${trace.label}`);
+  return { ...trace, notes };
+}

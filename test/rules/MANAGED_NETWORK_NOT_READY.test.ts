@@ -1,0 +1,69 @@
+import t from 'tap';
+import type { ManagedNetworkObs, ProbeError, Snapshot } from '../../src/model/snapshot.ts';
+import type { FindingDraft, RuleResult } from '../../src/rules/rule.ts';
+import { rule } from '../../src/rules/MANAGED_NETWORK_NOT_READY.ts';
+import { SUB, WS_ID, healthySnapshot, value } from '../helpers/snapshot.ts';
+
+const ST_ID = `/subscriptions/${SUB}/resourceGroups/rg-ml/providers/Microsoft.Storage/storageAccounts/stdemo`;
+const SCOPE = `--subscription ${SUB} --resource-group rg-ml`;
+const forbidden = (what: string): { ok: false; error: ProbeError } => ({ ok: false, error: { kind: 'forbidden', message: `403 AuthorizationFailed reading ${what}` } });
+const fails = (rs: RuleResult[]): FindingDraft[] => rs.flatMap((r) => (r.status === 'fail' ? [r.finding] : []));
+
+const blobRule = (status: string | undefined) => ({
+  name: '__SYS_PE_stdemo_blob', type: 'PrivateEndpoint', category: 'Required', ...(status ? { status } : {}),
+  destination: { serviceResourceId: ST_ID, subresourceTarget: 'blob', sparkEnabled: false },
+});
+
+function managed(mn: Partial<ManagedNetworkObs>): Snapshot {
+  const s = healthySnapshot();
+  value(s.workspace).managedNetwork = { isolationMode: 'AllowOnlyApprovedOutbound', status: 'Active', outboundRules: [], ...mn };
+  return s;
+}
+
+t.test('fails: isolation on, managed network never provisioned', async (t) => {
+  const f = fails(rule.check(managed({ status: 'Inactive', outboundRules: [blobRule('Inactive')] })))[0] as FindingDraft;
+  t.equal(f.resourceId, WS_ID, 'blames the workspace');
+  t.equal(f.confidence, 'medium');
+  t.match(f.explanation, /Workspace ws-demo uses managed virtual network isolation \(AllowOnlyApprovedOutbound\), but the managed network is Inactive/);
+  t.equal(f.remediation.azCli[0], `az ml workspace provision-network ${SCOPE} --name ws-demo`);
+  t.ok(f.evidence.some((e) => e.property === 'properties.managedNetwork.status.status' && e.observed === 'Inactive' && e.expected === 'Active'));
+  t.match(f.remediation.verify, `az ml workspace show ${SCOPE} --name ws-demo`);
+});
+
+t.test('fails: network Active but the private endpoint rule to the storage blob is not', async (t) => {
+  const f = fails(rule.check(managed({ outboundRules: [blobRule('Inactive'), { name: 'pypi', type: 'FQDN', status: 'Inactive', destination: 'pypi.org' }] })))[0];
+  t.equal(f?.resourceId, WS_ID);
+  t.match(f?.explanation, /and the managed network is Active\. Private endpoint outbound rule __SYS_PE_stdemo_blob to stdemo \(blob\) is Inactive/);
+  t.notMatch(f?.explanation, /pypi/, 'FQDN rules are not private endpoint rules');
+  t.same(f?.remediation.azCli, [
+    `az ml workspace outbound-rule show ${SCOPE} --workspace-name ws-demo --rule __SYS_PE_stdemo_blob`,
+    `az network private-endpoint-connection list --id ${ST_ID} --query "[?properties.privateLinkServiceConnectionState.status!='Approved'].{name: name, status: properties.privateLinkServiceConnectionState.status}"`,
+    `az network private-endpoint-connection approve --subscription ${SUB} -g rg-ml --resource-name stdemo --type Microsoft.Storage/storageAccounts -n <connection name from the list command> --description "Approved for Azure ML managed network"`,
+  ]);
+  t.ok(f?.evidence.some((e) => e.resourceId === ST_ID && e.property === 'properties.managedNetwork.outboundRules.__SYS_PE_stdemo_blob.status'));
+  t.ok(f?.subjects?.includes(`dependency:${ST_ID.toLowerCase()}`));
+});
+
+t.test('passes: provisioned, with every private endpoint rule Active', async (t) => {
+  t.match(rule.check(managed({ outboundRules: [blobRule('Active')] })), [{ status: 'pass', resourceId: WS_ID, detail: /is Active and its private endpoint outbound rules \(__SYS_PE_stdemo_blob\) are Active/ }]);
+  t.match(rule.check(managed({ isolationMode: 'AllowInternetOutbound' })), [{ status: 'pass', detail: /\(AllowInternetOutbound\) is Active\./ }]);
+});
+
+t.test('does not apply: no managed network, or isolation Disabled', async (t) => {
+  t.match(rule.check(healthySnapshot()), [{ status: 'pass', resourceId: WS_ID, detail: /Does not apply: workspace ws-demo has no managed virtual network/ }]);
+  t.match(rule.check(managed({ isolationMode: 'Disabled', status: 'Inactive' })), [{ status: 'pass', detail: /Does not apply.*isolation mode Disabled/ }]);
+});
+
+t.test('undetermined: status not reported', async (t) => {
+  const s = managed({});
+  delete value(s.workspace).managedNetwork?.status;
+  t.match(rule.check(s), [{ status: 'undetermined', resourceId: WS_ID, reason: /did not report properties.managedNetwork.status/ }]);
+  t.match(rule.check(managed({ outboundRules: [blobRule(undefined)] })), [{ status: 'undetermined', item: 'status of managed network outbound rule __SYS_PE_stdemo_blob' }]);
+});
+
+t.test('undetermined: workspace unreadable', async (t) => {
+  const s = healthySnapshot();
+  const err = forbidden(WS_ID);
+  s.workspace = err;
+  t.match(rule.check(s), [{ status: 'undetermined', reason: err.error.message }]);
+});
