@@ -11,6 +11,7 @@ import {
   failed,
   observed,
   type ComputesObs,
+  type DependenciesObs,
   type DnsLookupObs,
   type DnsObs,
   type DnsStatus,
@@ -43,13 +44,16 @@ type LookupResult = Pick<DnsLookupObs, 'status' | 'cnames' | 'addresses' | 'mess
 export const probe = {
   id: 'dns',
   title: 'resolving workspace and compute names',
-  needs: ['workspace', 'computes', 'privateEndpoints'],
+  needs: ['workspace', 'computes', 'privateEndpoints', 'dependencies'],
   async run(ctx, snapshot) {
     const workspace = snapshot.workspace;
     if (!workspace) return failed(skipped(WHAT, 'the workspace was not read', ctx.target.workspaceId));
     if (!workspace.ok) return failed(skipped(WHAT, `reading the workspace failed (${workspace.error.message})`, ctx.target.workspaceId));
 
-    const names = namesToResolve(ctx.cloud, workspace.value, snapshot.computes, snapshot.privateEndpoints);
+    const names = [
+      ...namesToResolve(ctx.cloud, workspace.value, snapshot.computes, snapshot.privateEndpoints),
+      ...dependencyNames(snapshot.dependencies),
+    ].filter((n, i, all) => all.findIndex((m) => m.name === n.name) === i);
     const resolvers = createResolvers(ctx);
     const cancel = () => resolvers.forEach((r) => r.resolver.cancel());
     ctx.signal.addEventListener('abort', cancel, { once: true });
@@ -103,6 +107,29 @@ export function namesToResolve(
     }
   }
   return [...byName.values()];
+}
+
+/**
+ * The data-plane names of dependencies reached through private endpoints (`<acct>.blob.core.windows.net`,
+ * `<kv>.vault.azure.net`, `<acr>.azurecr.io` and the endpoints' own FQDNs): the flow analysis
+ * checks they resolve to the endpoint. Dependencies without a private endpoint go out by service
+ * tag and need no lookup.
+ */
+export function dependencyNames(dependencies: Observed<DependenciesObs> | undefined): NameToResolve[] {
+  if (!dependencies?.ok) return [];
+  const out: NameToResolve[] = [];
+  const seen = new Set<string>();
+  for (const d of dependencies.value.resources) {
+    if (!d.observed.ok || d.observed.value.privateEndpoints.length === 0) continue;
+    const endpointNames = d.observed.value.privateEndpoints.flatMap((pe) => (pe.endpoint.ok ? pe.endpoint.value.fqdns : []));
+    for (const raw of [...d.observed.value.hostNames, ...endpointNames]) {
+      const name = raw.toLowerCase().replace(/\.$/, '');
+      if (!name || name.includes('*') || seen.has(name)) continue;
+      seen.add(name);
+      out.push({ name, purpose: 'dependency' });
+    }
+  }
+  return out;
 }
 
 function privateEndpointFqdns(privateEndpoints: Observed<PrivateEndpointsObs> | undefined): string[] {

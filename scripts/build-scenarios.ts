@@ -106,6 +106,8 @@ function healthySingleVnet(): Scenario {
     privateEndpoint: { name: 'pe-mlw-fraud-weu' },
     zones: { resourceGroup: 'rg-fraud-dns-weu' },
     computes: [instance('ci-anna-weu'), cluster('cpu-image-build')],
+    // The registry is private too, reached through its own private endpoint (approved).
+    dependencies: { registry: { sku: 'Premium', publicNetworkAccess: 'Disabled', privateEndpoint: { name: 'pe-cr-fraud-weu' } } },
   });
   // VNets created before custom DNS was ever set carry no dhcpOptions at all.
   patchProperties(e, e.ids.computeVnet, (p) => void delete p.dhcpOptions);
@@ -113,7 +115,7 @@ function healthySingleVnet(): Scenario {
     name: 'healthy-single-vnet',
     title: 'Healthy: private workspace, compute and private endpoint in one VNet',
     description:
-      'A private workspace (public network access disabled) in westeurope. The compute instance, a build cluster and the workspace private endpoint share one VNet that uses Azure DNS. Both private DNS zones exist in the same subscription, are linked to the VNet and hold the records the zone group created. Nothing is wrong: sign-in works.',
+      'A private workspace (public network access disabled) in westeurope. The compute instance, a build cluster and the workspace private endpoint share one VNet that uses Azure DNS. Both private DNS zones exist in the same subscription, are linked to the VNet and hold the records the zone group created. The container registry is private as well and reached through its own approved private endpoint; the build cluster builds images. Nothing is wrong: sign-in works.',
     computeName: 'ci-anna-weu',
     expect: { exitCode: 0, verdict: 'no-cause-found', absentCodes: ALL_CODES, flows: {} },
   });

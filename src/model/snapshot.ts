@@ -271,7 +271,8 @@ export type DnsStatus = 'ok' | 'nxdomain' | 'nodata' | 'servfail' | 'refused' | 
 export interface DnsLookupObs {
   /** Name asked, lower case, no trailing dot. */
   name: string;
-  purpose: 'workspace-api' | 'workspace-cert' | 'notebooks' | 'instance-name' | 'other';
+  /** `dependency`: a storage account, key vault or registry name served by a private endpoint. */
+  purpose: 'workspace-api' | 'workspace-cert' | 'notebooks' | 'instance-name' | 'dependency' | 'other';
   /** For instance names: the compute they belong to. */
   computeName?: string;
   /** `system` or the `ip[:port]` asked. */

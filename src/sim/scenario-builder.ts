@@ -1247,6 +1247,21 @@ export function simulateResolver(resources: readonly ScenarioResource[], cloudIn
       for (const fqdn of instanceFqdns(cloud, c.name ?? (c.id.split('/').pop() as string), region)) answers[fqdn] = structuredClone(apiAnswer.via);
     }
   }
+  // Dependencies behind private endpoints (storage, key vault, registry): their zones are assumed
+  // linked where the compute resolves, so each name answers the endpoint's address (whatever the
+  // connection's approval state: the records exist as soon as the endpoint does).
+  for (const pe of ofType(resources, `${NET}/privateEndpoints`)) {
+    const p = props(pe);
+    const targets = [...arrayOf(p.privateLinkServiceConnections), ...arrayOf(p.manualPrivateLinkServiceConnections)].map(
+      (c) => ((c.properties as Props | undefined)?.privateLinkServiceId as string | undefined) ?? '',
+    );
+    if (!targets.some((id) => /\/providers\/Microsoft\.(Storage|KeyVault|ContainerRegistry)\//i.test(id))) continue;
+    for (const d of arrayOf(p.customDnsConfigs)) {
+      const fqdn = typeof d.fqdn === 'string' ? d.fqdn.toLowerCase() : '';
+      const ips = ((d.ipAddresses as string[] | undefined) ?? []).filter((ip) => typeof ip === 'string');
+      if (fqdn && !fqdn.includes('*') && ips.length && !answers[fqdn]) answers[fqdn] = { a: ips };
+    }
+  }
   return answers;
 }
 

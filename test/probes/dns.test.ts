@@ -216,3 +216,33 @@ t.test('an unusable server string is reported on each lookup', async (t) => {
   t.ok(bad.every((l) => l.status === 'error' && /not-a-dns-server/.test(l.message ?? '')));
   t.equal(find(obs, API, custom.address).status, 'ok', 'the other resolver still answers');
 });
+
+t.test('dependencies behind private endpoints are resolved too (purpose dependency); public ones are not', async (t) => {
+  const s = snapshot();
+  const REG = '/subscriptions/11111111-1111-1111-1111-111111111111/resourceGroups/rg-ml/providers/Microsoft.ContainerRegistry/registries/crlab';
+  const KV = '/subscriptions/11111111-1111-1111-1111-111111111111/resourceGroups/rg-ml/providers/Microsoft.KeyVault/vaults/kv-lab';
+  const acls = { bypass: [], virtualNetworkSubnetIds: [], ipRules: [], resourceAccessRules: [] };
+  s.dependencies = {
+    ok: true,
+    value: {
+      resources: [
+        {
+          id: REG,
+          kind: 'container-registry',
+          observed: {
+            ok: true,
+            value: {
+              id: REG, name: 'crlab', kind: 'container-registry', network: acls, hostNames: ['crlab.azurecr.io'],
+              privateEndpoints: [{ status: 'Approved', groupIds: ['registry'], endpoint: { ok: true, value: { ipAddresses: ['10.1.0.9'], fqdns: ['crlab.azurecr.io', 'crlab.eastus.data.azurecr.io'] } } }],
+            },
+          },
+        },
+        { id: KV, kind: 'key-vault', observed: { ok: true, value: { id: KV, name: 'kv-lab', kind: 'key-vault', network: acls, hostNames: ['kv-lab.vault.azure.net'], privateEndpoints: [] } } },
+      ],
+    },
+  };
+  const obs = valueOf(await probe.run(context({ servers: [custom.address] }), s));
+  const deps = obs.lookups.filter((l) => l.purpose === 'dependency').map((l) => l.name);
+  t.same(deps.sort(), ['crlab.azurecr.io', 'crlab.eastus.data.azurecr.io'], 'the registry names, once each; not the public key vault');
+  t.equal(find(obs, 'crlab.azurecr.io', custom.address).status, 'nxdomain', 'asked of the resolver like every other name');
+});
