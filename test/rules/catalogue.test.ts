@@ -53,3 +53,17 @@ t.test('docs/rules is generated from the metadata and up to date', async (t) => 
   const r = spawnSync(process.execPath, [`${root}scripts/gen-docs.ts`, '--check'], { encoding: 'utf8' });
   t.equal(r.status, 0, r.stderr);
 });
+
+t.test('every rule is broken in at least one bundled scenario (top finding or also found)', async (t) => {
+  const { listScenarios, loadScenario } = await import('../../src/sim/scenario-files.ts');
+  const broken = new Set<string>();
+  let healthy = 0;
+  for (const name of await listScenarios()) {
+    const s = await loadScenario(name);
+    if (s.expect.topFinding) broken.add(s.expect.topFinding.code);
+    else healthy++;
+    for (const c of s.expect.alsoFinds ?? []) broken.add(c);
+  }
+  for (const { meta } of rules) t.ok(broken.has(meta.code), `${meta.code} is broken in a scenario`);
+  t.ok(healthy >= 3, `healthy scenarios exist (${healthy})`);
+});
