@@ -16,7 +16,7 @@ import { probe as vantage } from './vantage.ts';
 import { probe as firewalls } from './firewalls.ts';
 import { probe as dependencies } from './dependencies.ts';
 
-export const probes = [workspace, computes, privateEndpoints, networks, privateDnsZones, dns, serviceTags, subnetPolicies, vantage, firewalls, dependencies] as const;
+export const probes = [workspace, computes, privateEndpoints, networks, privateDnsZones, dependencies, dns, serviceTags, subnetPolicies, vantage, firewalls] as const;
 
 export const probeById: { readonly [K in ProbeId]: Probe<K> } = {
   workspace,

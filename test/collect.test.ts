@@ -6,7 +6,7 @@ import { probes, probeById } from '../probes/index.ts';
 import type { Probe } from '../probes/probe.ts';
 import { PROBE_IDS } from '../src/model/snapshot.ts';
 import { hubAndSpoke, withSim } from './helpers/sim.ts';
-import { HUB_ID, PE_ID, SPOKE_ID } from './helpers/snapshot.ts';
+import { HUB_ID, PE_ID, SPOKE_ID, SUB } from './helpers/snapshot.ts';
 
 /** The ARM probes plus a stand-in for the live DNS probe (no DNS server in these tests). */
 const dnsStandIn = {
@@ -33,7 +33,8 @@ t.test('the probe index lists every probe once, in run order', async (t) => {
 });
 
 t.test('runs every probe after the probes it needs, independent ones together', async (t) => {
-  const { ctx } = await withSim(t, hubAndSpoke(), { latencyMs: 5 });
+  const tags = { id: `/subscriptions/${SUB}/providers/Microsoft.Network/locations/eastus/serviceTags`, name: 'Public', values: [] };
+  const { ctx } = await withSim(t, [...hubAndSpoke(), tags], { latencyMs: 5 });
   const events: ProgressEvent[] = [];
   const before = Date.now();
   const { target, ...rest } = ctx;

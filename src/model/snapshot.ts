@@ -606,10 +606,10 @@ export const PROBE_IDS: readonly ProbeId[] = [
   'privateEndpoints',
   'networks',
   'privateDnsZones',
+  'dependencies',
   'dns',
   'serviceTags',
   'subnetPolicies',
   'vantage',
   'firewalls',
-  'dependencies',
 ];

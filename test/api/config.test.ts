@@ -20,6 +20,7 @@ t.test('an empty environment gives the documented defaults', async (t) => {
     NETDOCTOR_DNS_SERVERS: [],
     NETDOCTOR_TIMEOUT_MS: 60000,
     NETDOCTOR_DNS_TIMEOUT_MS: 3000,
+    NETDOCTOR_LRO_POLL_MS: 2000,
   });
 });
 
@@ -34,6 +35,7 @@ t.test('every variable is read and converted', async (t) => {
     NETDOCTOR_ACCESS_TOKEN: 'eyJ0eXAi',
     NETDOCTOR_TIMEOUT_MS: '5000',
     NETDOCTOR_DNS_TIMEOUT_MS: '250',
+    NETDOCTOR_LRO_POLL_MS: '100',
     UNRELATED: 'ignored',
   });
   t.same(config, {
@@ -46,6 +48,7 @@ t.test('every variable is read and converted', async (t) => {
     NETDOCTOR_ACCESS_TOKEN: 'eyJ0eXAi',
     NETDOCTOR_TIMEOUT_MS: 5000,
     NETDOCTOR_DNS_TIMEOUT_MS: 250,
+    NETDOCTOR_LRO_POLL_MS: 100,
   });
 });
 

@@ -26,7 +26,7 @@ t.test('the document describes the diagnoses API', async (t) => {
   t.same(post?.responses['200']?.content?.['application/json']?.schema, { $ref: '#/components/schemas/Report' });
   t.same(post?.responses['400']?.content?.['application/problem+json']?.schema, { $ref: '#/components/schemas/Problem' });
   const body = post?.requestBody?.content['application/json']?.schema;
-  t.same(Object.keys(body?.properties ?? {}).sort(), ['computeName', 'subscriptions', 'workspaceId'], 'the caller names the target only');
+  t.same(Object.keys(body?.properties ?? {}).sort(), ['computeName', 'subscriptions', 'vantageVmId', 'workspaceId'], 'the caller names the target only (no endpoints, resolvers or credentials)');
   t.equal(body?.additionalProperties, false);
   t.ok(doc.paths['/healthz']?.get, 'GET /healthz');
 });

@@ -2,7 +2,8 @@ import t from 'tap';
 import { buildReport, exitCodeOf } from '../../src/report/build.ts';
 import { renderText } from '../../src/report/render-text.ts';
 import type { Rule, RuleMeta } from '../../src/rules/rule.ts';
-import { clone, healthySnapshot, WS_ID } from '../helpers/snapshot.ts';
+import { clone, WS_ID } from '../helpers/snapshot.ts';
+import { networkSnapshot as healthySnapshot } from '../helpers/network-snapshot.ts';
 
 function meta(code: string, tier: 1 | 2 | 3 = 1): RuleMeta {
   return { code, tier, severity: 'critical', title: `${code} title`, role: 'cause', flows: ['workspace-api'], description: '', impact: '', resolution: '', references: [] };
@@ -33,6 +34,17 @@ t.test('nothing found and nothing missing: no-cause-found, exit 0', async (t) =>
   t.equal(report.verdict.status, 'no-cause-found');
   t.equal(exitCodeOf(report), 0);
   t.match(report.verdict.summary, /HYGIENE/);
+  t.match(report.verdict.summary, /flows the computes depend on are allowed hop by hop/);
+  t.ok(report.flows.length > 5 && report.flows.every((f) => f.verdict === 'allowed'), 'every flow traced and allowed');
+});
+
+t.test('an undetermined flow is a coverage gap: the verdict is never no-cause-found', async (t) => {
+  const s = clone(healthySnapshot());
+  delete s.subnetPolicies;
+  const report = buildReport(s, [passing('A')]);
+  t.equal(report.verdict.status, 'undetermined');
+  t.ok(report.coverage.some((c) => c.status === 'undetermined' && c.item.startsWith('flow ')), 'flows listed as undetermined');
+  t.notOk(report.flows.some((f) => f.verdict === 'allowed' && f.hops.some((h) => h.kind === 'nsg' && h.verdict !== 'allowed')));
 });
 
 t.test('an undetermined rule makes the verdict undetermined (never no-cause-found) and exit 3', async (t) => {
