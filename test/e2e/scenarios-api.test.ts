@@ -5,6 +5,7 @@
 import Fastify from 'fastify';
 import { pino } from 'pino';
 import t from 'tap';
+import { checkFlows } from '../helpers/flow-intent.ts';
 import app from '../../src/app.ts';
 import { createAzureClients, staticTokenCredential } from '../../src/azure/clients.ts';
 import { loadConfig } from '../../src/config.ts';
@@ -38,6 +39,7 @@ for (const name of await listScenarios()) {
         workspaceId: scenario.target.workspaceId,
         ...(scenario.target.computeName ? { computeName: scenario.target.computeName } : {}),
         ...(scenario.target.subscriptions?.length ? { subscriptions: scenario.target.subscriptions } : {}),
+        ...(scenario.target.vantageVmId ? { vantageVmId: scenario.target.vantageVmId } : {}),
       },
     });
     t.equal(res.statusCode, 200, res.body.slice(0, 500));
@@ -49,6 +51,7 @@ for (const name of await listScenarios()) {
     } else {
       t.notOk(report.findings.some((f) => f.tier <= 2), 'no blocking finding');
     }
+    checkFlows(t, scenario, report);
     t.notMatch(res.body, /api-token/, 'the token never reaches the report');
   });
 }
