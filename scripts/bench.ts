@@ -5,7 +5,9 @@
  *    DNS server;
  *  - flows: flow analysis of one workspace on a synthetic big estate (10,000 effective routes,
  *    2 x 1,000 NSG rules, 30,000 service-tag prefixes), indexed primitives against a naive
- *    linear scan in the same process.
+ *    linear scan in the same process. The indexed path is timed cold (a new snapshot: every
+ *    index built) and in steady state (the run's indexes built once); the 50 ms target is the
+ *    steady-state median. The linear baseline runs once, cold.
  * Performance targets live here, not in timed tests.
  */
 import { isDeepStrictEqual, parseArgs } from 'node:util';
@@ -22,7 +24,7 @@ import { listScenarios, loadScenario } from '../src/sim/scenario-files.ts';
 /** Target: a diagnosis finishes within this many ARM round trips' worth of time (probes run in parallel where they can). */
 const TARGET_ROUND_TRIPS = 40;
 
-/** Target: every flow of one workspace on the synthetic big estate analysed within this time. */
+/** Target: every flow of one workspace on the synthetic big estate analysed within this time (steady state within a run). */
 const FLOW_TARGET_MS = 50;
 
 const { values } = parseArgs({
@@ -75,33 +77,45 @@ if (rows.length) {
 }
 
 if (values.only !== 'scenarios') {
+  const timed = <T>(f: () => T): { ms: number; result: T } => {
+    const start = performance.now();
+    const result = f();
+    return { ms: performance.now() - start, result };
+  };
+  // Built first, so it is settled in memory like a collected snapshot by the time it is analysed.
   const snapshot = syntheticSnapshot(DEFAULT_SIZE);
   const size = sizeOf(snapshot);
-  const time = (primitives: 'indexed' | 'linear', n: number) => {
-    const ms: number[] = [];
-    let result = analyzeFlows(snapshot, { primitives }); // warm-up (JIT, caches are per run)
-    for (let i = 0; i < n; i++) {
-      const start = performance.now();
-      result = analyzeFlows(snapshot, { primitives });
-      ms.push(performance.now() - start);
-    }
-    ms.sort((a, b) => a - b);
-    return { median: ms[Math.floor(ms.length / 2)] ?? 0, result };
-  };
-  const indexed = time('indexed', Math.max(5, runs * 2));
-  const linear = time('linear', Math.max(3, Math.ceil(runs / 2)));
-  const same = isDeepStrictEqual(indexed.result, linear.result);
-  const verdicts = indexed.result.flows.map((f) => `${f.id}=${f.verdict}`).join(' ');
+  // JIT warm-up on snapshots of their own (one cold analysis and seven steady ones each): indexes
+  // are kept per run, keyed by the observations, so nothing built here is reused below.
+  for (const warm of [syntheticSnapshot(DEFAULT_SIZE), syntheticSnapshot(DEFAULT_SIZE)]) for (let i = 0; i < 8; i++) analyzeFlows(warm);
+  // Cold: the first analysis of the snapshot builds every index (service tags, routes, NSGs).
+  const cold = timed(() => analyzeFlows(snapshot, { primitives: 'indexed' }));
+  // Steady state: the same run's observations analysed again (as each rule that needs flows does).
+  const steady: number[] = [];
+  let indexed = cold.result;
+  for (let i = 0; i < Math.max(5, runs * 2); i++) {
+    const r = timed(() => analyzeFlows(snapshot, { primitives: 'indexed' }));
+    steady.push(r.ms);
+    indexed = r.result;
+  }
+  steady.sort((a, b) => a - b);
+  const median = steady[Math.floor(steady.length / 2)] ?? 0;
+  // The naive baseline scans every route and NSG rule per address: seconds, so one cold run on a
+  // snapshot of its own, no warm-up.
+  const linear = timed(() => analyzeFlows(syntheticSnapshot(DEFAULT_SIZE), { primitives: 'linear' }));
+  const same = isDeepStrictEqual(indexed, linear.result) && isDeepStrictEqual(cold.result, indexed);
+  const ok = median <= FLOW_TARGET_MS;
+  const ms = (n: number) => `${n.toFixed(1).padStart(9)} ms`;
+  const ratio = (n: number) => `${(linear.ms / Math.max(n, 0.001)).toFixed(0)} x`;
   console.log('');
-  console.log(
-    `flow analysis, synthetic estate: ${size.routes} effective routes, ${size.nsgRules.length} x ${size.nsgRules.join('/')} NSG rules, ${size.tagPrefixes} service-tag prefixes, ${indexed.result.flows.length} flows`,
-  );
-  console.log(`  indexed (prefix trie, indexed NSG)  ${indexed.median.toFixed(1).padStart(8)} ms median`);
-  console.log(`  naive linear scan                   ${linear.median.toFixed(1).padStart(8)} ms median`);
-  console.log(`  ratio naive / indexed               ${(linear.median / Math.max(indexed.median, 0.001)).toFixed(1).padStart(8)} x`);
-  console.log(`  same results: ${same ? 'yes' : 'NO'}; target ${FLOW_TARGET_MS} ms: ${indexed.median <= FLOW_TARGET_MS ? 'ok' : 'MISSED'}`);
-  console.log(`  verdicts: ${verdicts}`);
-  if (!same || indexed.median > FLOW_TARGET_MS) {
+  console.log(`flow analysis, synthetic estate: ${size.routes} effective routes, ${size.nsgRules.length} x ${size.nsgRules.join('/')} NSG rules, ${size.tagPrefixes} service-tag prefixes, ${indexed.flows.length} flows`);
+  console.log(`  indexed, cold: first analysis, every index built    ${ms(cold.ms)}`);
+  console.log(`  indexed, steady state: median of ${String(steady.length).padEnd(3)}               ${ms(median)}  target ${FLOW_TARGET_MS} ms: ${ok ? 'ok' : 'MISSED'}`);
+  console.log(`  naive linear scan: 1 cold run                       ${ms(linear.ms)}`);
+  console.log(`  naive / indexed: ${ratio(cold.ms)} (cold run vs cold run), ${ratio(median)} (vs steady median)`);
+  console.log(`  same results: ${same ? 'yes' : 'NO'}; the target is for the steady state (a run's indexes built once)`);
+  console.log(`  verdicts: ${indexed.flows.map((f) => `${f.id}=${f.verdict}`).join(' ')}`);
+  if (!same || !ok) {
     misses++;
     process.exitCode = 1;
   }

@@ -6,7 +6,7 @@
  */
 import { nameOf, parentId, sameId } from '../model/arm-id.ts';
 import type { CloudProfile } from '../model/cloud.ts';
-import type { ComputeObs, NatGatewayObs, NsgObs, Observed, PeeringObs, RouteTableObs, SecurityRuleObs, Snapshot, SubnetObs, SubnetPoliciesObs, VantageObs, VnetObs, WorkspaceObs } from '../model/snapshot.ts';
+import type { ComputeObs, EffectiveRouteObs, NatGatewayObs, NsgObs, Observed, PeeringObs, RouteTableObs, SecurityRuleObs, Snapshot, SubnetObs, SubnetPoliciesObs, VantageObs, VnetObs, WorkspaceObs } from '../model/snapshot.ts';
 import { parseCidr, type Cidr } from '../net/cidr.ts';
 import { defaultSecurityRules, type NsgContext } from '../net/nsg.ts';
 import { routesFromConfig, routesFromEffective, type RouteEntry, type UnresolvedRoute } from '../net/routes.ts';
@@ -31,6 +31,8 @@ export interface NsgEval {
   id?: string;
   name: string;
   evaluate: NsgFn;
+  /** See NsgEvaluator.addressClass (indexed primitives only). */
+  addressClass?: (ip: number) => number;
 }
 
 export interface Tags {
@@ -121,7 +123,7 @@ export function configuredRules(nsg: NsgObs): SecurityRuleObs[] {
 function configuredNsg(s: Snapshot, prim: Primitives, nsgId: string, ctx: NsgContext): NsgEval | Missing {
   const nsg = findPolicy(s, 'nsgs', nsgId);
   if (isMissing(nsg)) return nsg;
-  return { id: nsg.id, name: nsg.name, evaluate: prim.nsg(configuredRules(nsg), ctx) };
+  return { id: nsg.id, name: nsg.name, ...prim.nsg(configuredRules(nsg), ctx) };
 }
 
 function computedRouting(s: Snapshot, prim: Primitives, vnet: VnetObs, subnet: SubnetObs, region: string, tags: Tags): { routing: Routing | Missing; notes: string[] } {
@@ -137,6 +139,21 @@ function computedRouting(s: Snapshot, prim: Primitives, vnet: VnetObs, subnet: S
     return { ...u, nextHopType: r?.nextHopType ?? 'Unknown', ...(r?.nextHopIpAddress ? { nextHopIp: r.nextHopIpAddress } : {}) };
   });
   return { routing: { entries: out.routes, lookup: prim.routes(out.routes), unresolved, ...(routeTable ? { routeTable } : {}) }, notes: out.notes };
+}
+
+/**
+ * Per run: effective routes are read into entries once per observation (10,000 on a big estate),
+ * keyed by the snapshot's own array like the indexes in ./primitives.ts (a shallow check of its
+ * elements catches an array reused with routes added, removed or replaced).
+ */
+const EFFECTIVE_ROUTES = new WeakMap<EffectiveRouteObs[], { routes: EffectiveRouteObs[]; entries: RouteEntry[] }>();
+
+function effectiveEntries(routes: EffectiveRouteObs[]): RouteEntry[] {
+  const known = EFFECTIVE_ROUTES.get(routes);
+  if (known && known.routes.length === routes.length && known.routes.every((r, i) => r === routes[i])) return known.entries;
+  const entries = routesFromEffective(routes);
+  EFFECTIVE_ROUTES.set(routes, { routes: routes.slice(), entries });
+  return entries;
 }
 
 export interface ContextInput {
@@ -165,12 +182,12 @@ export function subnetContext(input: ContextInput): SubnetContext {
   const notes: string[] = [];
 
   if (vantage?.effectiveRoutes.ok && vantage.effectiveNsgs.ok) {
-    const entries = routesFromEffective(vantage.effectiveRoutes.value);
+    const entries = effectiveEntries(vantage.effectiveRoutes.value);
     const routing: Routing = { entries, lookup: prim.routes(entries), unresolved: [] };
     const nsgs: NsgEval[] = vantage.effectiveNsgs.value.map((e) => ({
       ...(e.networkSecurityGroupId ? { id: e.networkSecurityGroupId } : {}),
       name: e.networkSecurityGroupId ? nameOf(e.networkSecurityGroupId) : `effective rules (${e.association})`,
-      evaluate: prim.nsg(e.rules, nsgCtx),
+      ...prim.nsg(e.rules, nsgCtx),
     }));
     return { ...input, vnet, subnet, subnetName, ...(subnetCidr ? { subnetCidr } : {}), vnetCidrs, peerings, source: 'azure', routing, nsgs, nsgCtx, vantage, notes };
   }

@@ -4,77 +4,45 @@
  * through the prefixes its rules test: the rule CIDRs, the expanded tags, VirtualNetwork, the
  * private ranges (Internet) and AzureLoadBalancer. Addresses inside exactly the same set of those
  * prefix groups get the same decision, so each class is evaluated once per NSG, port and protocol.
- * Both primitive implementations run behind the same memo, so their results stay comparable.
+ * The indexed primitives run behind this memo; the linear baseline evaluates every packet.
  */
 import type { SecurityRuleObs } from '../model/snapshot.ts';
 import { parseCidr, PRIVATE_RANGES, type Cidr } from '../net/cidr.ts';
 import type { Endpoint, NsgContext, NsgDecision, Packet } from '../net/nsg.ts';
 import { PrefixTrie } from '../net/prefix-trie.ts';
-import type { NsgFn } from './primitives.ts';
+import type { NsgEvaluator, NsgFn } from './primitives.ts';
 
 const AZURE_LOAD_BALANCER = parseCidr('168.63.129.16/32') as Cidr;
 
-/**
- * `a.b.c.d/len` without a regular expression: expanded rules carry thousands of prefixes and this
- * runs on every analysis. Anything unusual falls back to parseCidr.
- */
-export function fastCidr(text: string): Cidr | undefined {
-  let base = 0;
-  let octet = 0;
-  let digits = 0;
-  let dots = 0;
-  let i = 0;
-  for (; i < text.length; i++) {
-    const ch = text.charCodeAt(i);
-    if (ch >= 48 && ch <= 57) {
-      octet = octet * 10 + (ch - 48);
-      if (++digits > 3 || octet > 255) return parseCidr(text);
-    } else if (ch === 46 && digits > 0 && dots < 3) {
-      base = base * 256 + octet;
-      octet = 0;
-      digits = 0;
-      dots++;
-    } else break;
-  }
-  if (dots !== 3 || digits === 0) return parseCidr(text);
-  base = base * 256 + octet;
-  if (i === text.length) return { base, len: 32 };
-  const lenText = text.slice(i + 1);
-  if (text.charCodeAt(i) !== 47 || !/^\d{1,2}$/.test(lenText) || Number(lenText) > 32) return parseCidr(text);
-  const len = Number(lenText);
-  const mask = len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0;
-  return { base: (base & mask) >>> 0, len };
-}
-
-const cidrKey = (c: Cidr): string => `${c.base}/${c.len}`;
+const cidrKey = (c: Cidr): number => c.base * 64 + c.len;
 
 /** Does an expanded prefix list hold exactly the tag's prefixes (how Azure expands a tag)? */
-function sameAsTag(expanded: Cidr[], tag: Cidr[] | undefined): boolean {
-  if (!tag || tag.length !== expanded.length) return false;
-  const keys = new Set(tag.map(cidrKey));
-  return expanded.every((c) => keys.has(cidrKey(c)));
+function sameAsTag(expanded: readonly string[], tag: string, ctx: NsgContext): boolean {
+  if (ctx.tags.listedAs(tag, expanded)) return true;
+  const prefixes = ctx.tags.prefixesView(tag);
+  if (!prefixes) return false;
+  const cidrs = expanded.map(parseCidr).filter((c): c is Cidr => !!c);
+  if (prefixes.length !== cidrs.length) return false;
+  const keys = new Set(prefixes.map(cidrKey));
+  return cidrs.every((c) => keys.has(cidrKey(c)));
 }
 
 /**
- * Maps an address to the sorted ids of the prefix groups that contain it. Groups that are whole
- * service tags (a tag in a configured rule, or an effective rule's expansion of one) are looked
- * up in the service tag index rather than copied into this trie: tags are most of the prefixes.
+ * Maps an address to a number; equal numbers mean the address lies in the same prefix groups, so
+ * every rule matches it alike. The number combines the groups found in a trie of this NSG's own
+ * prefixes with the set of service tags containing the address (from the service tag index):
+ * tags, and rule lists that are a tag's expansion, are most of the prefixes and are not copied.
  */
-function addressClasses(rules: SecurityRuleObs[], ctx: NsgContext): (ip: number) => string {
+export function addressClasses(rules: SecurityRuleObs[], ctx: NsgContext): (ip: number) => number {
   const trie = new PrefixTrie<number>();
   const groups = new Map<string, number>();
-  const byTag = new Map<string, number>();
-  const group = (key: string, cidrs: Cidr[]) => {
+  const group = (key: string, cidrs: readonly Cidr[]) => {
     if (groups.has(key)) return;
     const id = groups.size;
     groups.set(key, id);
     for (const c of cidrs) trie.insert(c, id);
   };
-  const tagGroup = (tag: string) => {
-    const name = tag.toLowerCase();
-    if (!byTag.has(name)) byTag.set(name, groups.size + byTag.size + 1_000_000);
-  };
-  group('private', [...PRIVATE_RANGES]);
+  group('private', PRIVATE_RANGES);
   group('virtual-network', ctx.virtualNetwork);
   group('azure-load-balancer', [AZURE_LOAD_BALANCER]);
   rules.forEach((r, i) => {
@@ -84,54 +52,79 @@ function addressClasses(rules: SecurityRuleObs[], ctx: NsgContext): (ip: number)
     ];
     for (const [side, prefixes, expanded] of sides) {
       if (expanded && expanded.length > 0) {
-        const cidrs = expanded.map(fastCidr).filter((c): c is Cidr => !!c);
         const only = prefixes.length === 1 ? (prefixes[0] as string) : undefined;
-        if (only && !fastCidr(only) && sameAsTag(cidrs, ctx.tags.prefixes(only))) tagGroup(only);
-        else group(`rule ${i} ${side} expanded`, cidrs);
+        if (only && !parseCidr(only) && sameAsTag(expanded, only, ctx)) continue; // the tag set tells
+        group(`rule ${i} ${side} expanded`, expanded.map(parseCidr).filter((c): c is Cidr => !!c));
         continue;
       }
       for (const text of prefixes) {
-        const cidr = fastCidr(text);
+        const cidr = parseCidr(text);
         if (cidr) group(`cidr ${cidrKey(cidr)}`, [cidr]);
-        else if (ctx.tags.prefixes(text)?.length) tagGroup(text);
+        // Any other word is a tag (the tag set tells), a keyword built on the groups above, or IPv6.
       }
     }
   });
+  // The longest stored prefix holding the address fixes every stored prefix holding it, so its
+  // group set (sorted, numbered) is computed once per trie entry.
+  const ownOfEntry = new Int32Array(trie.size).fill(-1);
+  const ownIds = new Map<string, number>();
+  // Class numbers for (own groups, tag set) pairs, small integers given in order of appearance.
+  const classOf: Array<Map<number, number>> = [];
+  let classes = 0;
   return (ip) => {
-    const ids = new Set<number>();
-    for (const hit of trie.containing(ip)) for (const id of hit.values) ids.add(id);
-    if (byTag.size > 0) {
-      for (const name of ctx.tags.tagsContaining(ip)) {
-        const id = byTag.get(name.toLowerCase());
-        if (id !== undefined) ids.add(id);
+    const entry = trie.longestEntry(ip);
+    let own = 0;
+    if (entry >= 0) {
+      own = ownOfEntry[entry] as number;
+      if (own < 0) {
+        const ids: number[] = [];
+        trie.forEachContaining(ip, (id) => ids.push(id));
+        const key = [...new Set(ids)].sort((a, b) => a - b).join(',');
+        own = ownIds.get(key) ?? ownIds.size + 1;
+        ownIds.set(key, own);
+        ownOfEntry[entry] = own;
       }
     }
-    return [...ids].sort((a, b) => a - b).join(',');
+    const byTagSet = (classOf[own] ??= new Map<number, number>());
+    const tagSet = ctx.tags.tagSetOf(ip);
+    let cls = byTagSet.get(tagSet);
+    if (cls === undefined) {
+      cls = classes++;
+      byTagSet.set(tagSet, cls);
+    }
+    return cls;
   };
 }
 
-/** Wraps an NSG evaluator with a memo keyed by the packet's address classes. */
-export function memoizedNsg(rules: SecurityRuleObs[], ctx: NsgContext, evaluate: NsgFn): NsgFn {
-  let classes: ((ip: number) => string) | undefined;
-  const classByIp = new Map<number, string>();
-  const classOf = (ip: number): string => {
-    let c = classByIp.get(ip);
-    if (c === undefined) {
-      classes ??= addressClasses(rules, ctx);
-      c = classes(ip);
-      classByIp.set(ip, c);
-    }
-    return c;
-  };
+/**
+ * Wraps an NSG evaluator with a memo keyed by the packet's address classes; `addressClass` gives
+ * callers the class itself (equal classes: equal decisions for otherwise equal packets). The
+ * class function is built on first use unless given (the indexed primitives keep it per run).
+ */
+export function nsgMemo(rules: SecurityRuleObs[], ctx: NsgContext, evaluate: NsgFn, addressClass: (ip: number) => number = lazyClasses(rules, ctx)): Required<NsgEvaluator> {
   const memo = new Map<string, NsgDecision>();
-  const side = (e: Endpoint): string => `${e.ip !== undefined ? `ip[${classOf(e.ip)}]` : ''}|${e.cidr ? `${e.cidr.base}/${e.cidr.len}` : ''}|${e.tag?.toLowerCase() ?? ''}`;
-  return (p: Packet) => {
-    const key = `${p.direction} ${p.protocol} ${p.port} ${side(p.source)} ${side(p.destination)}`;
-    let d = memo.get(key);
-    if (!d) {
-      d = evaluate(p);
-      memo.set(key, d);
-    }
-    return d;
+  const side = (e: Endpoint): string => `${e.ip !== undefined ? `ip[${addressClass(e.ip)}]` : ''}|${e.cidr ? `${e.cidr.base}/${e.cidr.len}` : ''}|${e.tag?.toLowerCase() ?? ''}`;
+  return {
+    addressClass,
+    evaluate: (p: Packet) => {
+      const key = `${p.direction} ${p.protocol} ${p.port} ${side(p.source)} ${side(p.destination)}`;
+      let d = memo.get(key);
+      if (!d) {
+        d = evaluate(p);
+        memo.set(key, d);
+      }
+      return d;
+    },
   };
+}
+
+/** addressClasses(rules, ctx), built on the first address asked about. */
+export function lazyClasses(rules: SecurityRuleObs[], ctx: NsgContext): (ip: number) => number {
+  let classes: ((ip: number) => number) | undefined;
+  return (ip) => (classes ??= addressClasses(rules, ctx))(ip);
+}
+
+/** The memoized evaluator alone. */
+export function memoizedNsg(rules: SecurityRuleObs[], ctx: NsgContext, evaluate: NsgFn): NsgFn {
+  return nsgMemo(rules, ctx, evaluate).evaluate;
 }

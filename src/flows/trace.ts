@@ -6,8 +6,9 @@
  */
 import { intToIp, ipToInt, isPrivateAddress } from '../net/cidr.ts';
 import type { Endpoint, Packet } from '../net/nsg.ts';
+import type { RouteEntry } from '../net/routes.ts';
 import type { FlowHop, FlowVerdict } from '../report/schema.ts';
-import { isMissing, type SubnetContext } from './context.ts';
+import { isMissing, type NsgEval, type SubnetContext } from './context.ts';
 import { dependencyDestinationHop, dnsHop, endpointDestinationHop, peeringHop, workspaceDestinationHop } from './destination-hops.ts';
 import { firewallHop } from './firewall-hop.ts';
 import type { EndpointTarget, FlowSpec, InboundTarget, TagTarget, Target } from './model.ts';
@@ -80,54 +81,131 @@ function traceEndpoint(ctx: SubnetContext, spec: FlowSpec, target: EndpointTarge
 
 /** The addresses a tag is traced from: each prefix's first address, or none (by name) when unknown. */
 function representatives(ctx: SubnetContext, tag: string): { reps: Array<number | undefined>; note?: string } {
-  const prefixes = ctx.tags.index.prefixes(tag);
-  if (prefixes && prefixes.length > 0) return { reps: [...new Set(prefixes.map((c) => c.base))] };
+  const prefixes = ctx.tags.index.prefixesView(tag);
+  if (prefixes && prefixes.length > 0) {
+    const seen = new Set<number>();
+    const reps: number[] = [];
+    for (const c of prefixes) {
+      if (seen.has(c.base)) continue;
+      seen.add(c.base);
+      reps.push(c.base);
+    }
+    return { reps };
+  }
   const why = ctx.tags.missing ? `service tag prefixes were not read (${ctx.tags.missing})` : `service tag ${tag} is not in the service tag list`;
   return { reps: [undefined], note: `${why}: ${tag} matched by name against rules and routes` };
 }
 
 const tagDest = (tag: string, rep: number | undefined): Dest => (rep === undefined ? { tag, label: tag } : { ip: rep, tag, label: `${tag} address ${intToIp(rep)}` });
 
+/** What pathKey remembers within one tag's representatives (same tag, direction, ports and subnet). */
+interface KeyMemo {
+  /** The compute side of the packets. */
+  subnet?: Endpoint;
+  /** Parts of keys (route and decision texts), numbered. */
+  partIds: Map<string, number>;
+  parts: string[];
+  /** Per route entry: its numbered text, and whether it goes through an appliance. */
+  routes: Map<RouteEntry, { id: number; appliance: boolean }>;
+  /** Peering objects numbered in order of appearance. */
+  peerings: Map<object, number>;
+  /** Per NSG (by position): the numbered decisions text, per address class. */
+  decisions: Array<Map<number, number>>;
+  /** Keys by their parts' numbers, so a key's text is built once. */
+  keys: Map<number, string>;
+}
+
+const newKeyMemo = (ctx: SubnetContext): KeyMemo => ({ ...(ctx.subnetCidr ? { subnet: { cidr: ctx.subnetCidr } } : {}), partIds: new Map(), parts: [], routes: new Map(), peerings: new Map(), decisions: [], keys: new Map() });
+
+function partId(memo: KeyMemo, text: string): number {
+  let id = memo.partIds.get(text);
+  if (id === undefined) {
+    id = memo.parts.length;
+    memo.partIds.set(text, id);
+    memo.parts.push(text);
+  }
+  return id;
+}
+
+/** The decisions of one NSG for every port of the flow: `verdict:rule@priority` per port, comma-separated. */
+function decisionsText(nsg: NsgEval, spec: FlowSpec, direction: 'Outbound' | 'Inbound', other: Endpoint, subnet: Endpoint): string {
+  const parts: string[] = [];
+  for (const port of spec.ports) {
+    const packet: Packet = { direction, protocol: port.protocol, source: direction === 'Outbound' ? subnet : other, destination: direction === 'Outbound' ? other : subnet, port: port.port };
+    // The decision's content, not its identity: the linear baseline builds a new object per call.
+    const d = nsg.evaluate(packet);
+    parts.push(`${d.verdict}:${d.rule ? `${d.rule.name}@${d.rule.priority}` : ''}`);
+  }
+  return parts.join(',');
+}
+
+/** Numbers below this fit a key number: five of them take 50 bits. */
+const PART_RADIX = 1024;
+
 /**
  * A key shared by representatives that cannot take different paths: same kind of route, same peering,
  * same public/private side, same NSG decisions (verdict and deciding rule). Undefined keeps the address apart: a route through an appliance, whose
  * firewall sees each address. Thousands of tag prefixes then cost a handful of traces.
+ *
+ * The key is the text `route,side,peering,decisions...`; its parts are numbered so that the text
+ * of each distinct key is built once. With the indexed primitives, an NSG's decisions are looked
+ * up by the address's class (same class, same decisions) instead of evaluated per address; the
+ * linear baseline evaluates every address.
  */
-function pathKey(ctx: SubnetContext, spec: FlowSpec, direction: 'Outbound' | 'Inbound', tag: string, rep: number | undefined, ids: Map<object, number>): string | undefined {
+function pathKey(ctx: SubnetContext, spec: FlowSpec, direction: 'Outbound' | 'Inbound', tag: string, rep: number | undefined, memo: KeyMemo): string | undefined {
   if (rep === undefined) return undefined;
   const entry = isMissing(ctx.routing) ? undefined : ctx.routing.lookup(rep);
-  if (direction === 'Outbound' && entry?.nextHopType.toLowerCase() === 'virtualappliance') return undefined;
-  const id = (o: object | undefined): number => {
-    if (!o) return -1;
-    const n = ids.get(o) ?? ids.size;
-    ids.set(o, n);
-    return n;
-  };
-  // The route's prefix only shows in the text; what it does is its kind, next hop and table.
-  const route = entry ? `${entry.source} ${entry.nextHopType} ${entry.nextHopIp ?? ''} ${entry.name} ${entry.routeTableId ?? ''}` : 'no route';
-  const parts: Array<string | number> = [route, isPrivateAddress(rep) ? 'private' : 'public', id(peeringFor(ctx, rep))];
-  if (!isMissing(ctx.nsgs) && ctx.subnetCidr) {
-    const other: Endpoint = { ip: rep, tag };
-    const subnet: Endpoint = { cidr: ctx.subnetCidr };
-    for (const nsg of ctx.nsgs) {
-      for (const port of spec.ports) {
-        const packet: Packet = { direction, protocol: port.protocol, source: direction === 'Outbound' ? subnet : other, destination: direction === 'Outbound' ? other : subnet, port: port.port };
-        // The decision's content, not its identity: the linear baseline builds a new object per call.
-        const d = nsg.evaluate(packet);
-        parts.push(`${d.verdict}:${d.rule ? `${d.rule.name}@${d.rule.priority}` : ''}`);
-      }
-    }
+  let route = entry && memo.routes.get(entry);
+  if (entry && !route) {
+    // The route's prefix only shows in the text; what it does is its kind, next hop and table.
+    const text = `${entry.source} ${entry.nextHopType} ${entry.nextHopIp ?? ''} ${entry.name} ${entry.routeTableId ?? ''}`;
+    route = { id: partId(memo, text), appliance: entry.nextHopType.toLowerCase() === 'virtualappliance' };
+    memo.routes.set(entry, route);
   }
-  return parts.join(',');
+  if (direction === 'Outbound' && route?.appliance) return undefined;
+  const peering = peeringFor(ctx, rep);
+  let peeringId = -1;
+  if (peering) {
+    peeringId = memo.peerings.get(peering) ?? memo.peerings.size;
+    memo.peerings.set(peering, peeringId);
+  }
+  const ids = [route ? route.id : partId(memo, 'no route'), isPrivateAddress(rep) ? 1 : 0, peeringId + 1];
+  const subnet = memo.subnet;
+  if (!isMissing(ctx.nsgs) && subnet && spec.ports.length > 0) {
+    ctx.nsgs.forEach((nsg, i) => {
+      if (!nsg.addressClass) {
+        ids.push(partId(memo, decisionsText(nsg, spec, direction, { ip: rep, tag }, subnet)));
+        return;
+      }
+      const byClass = (memo.decisions[i] ??= new Map<number, number>());
+      const cls = nsg.addressClass(rep);
+      let id = byClass.get(cls);
+      if (id === undefined) {
+        id = partId(memo, decisionsText(nsg, spec, direction, { ip: rep, tag }, subnet));
+        byClass.set(cls, id);
+      }
+      ids.push(id);
+    });
+  }
+  const text = () => [memo.parts[ids[0] as number], ids[1] === 1 ? 'private' : 'public', peeringId, ...ids.slice(3).map((id) => memo.parts[id])].join(',');
+  if (ids.length > 5 || ids.some((id) => id >= PART_RADIX)) return text();
+  let n = 0;
+  for (const id of ids) n = n * PART_RADIX + id;
+  let key = memo.keys.get(n);
+  if (key === undefined) {
+    key = text();
+    memo.keys.set(n, key);
+  }
+  return key;
 }
 
 /** One trace per representative, built once per path key (the first representative's). */
 function perRepresentative(ctx: SubnetContext, spec: FlowSpec, direction: 'Outbound' | 'Inbound', tag: string, build: (rep: number | undefined) => Trace): Trace[] {
   const { reps, note } = representatives(ctx, tag);
-  const ids = new Map<object, number>();
+  const memo = newKeyMemo(ctx);
   const built = new Map<string, Trace>();
   return reps.map((rep) => {
-    const key = pathKey(ctx, spec, direction, tag, rep, ids);
+    const key = pathKey(ctx, spec, direction, tag, rep, memo);
     const known = key === undefined ? undefined : built.get(key);
     if (known) return known;
     const trace = build(rep);
@@ -175,7 +253,8 @@ export function traceFlow(ctx: SubnetContext, spec: FlowSpec): Trace {
   const perTarget = spec.targets.map((t) => {
     const traces = traceTarget(ctx, spec, t);
     const { trace, paths } = decidingTrace(traces);
-    const notes = [...new Set(traces.flatMap((x) => x.notes))];
+    // Representatives that share a path share the trace object: its notes count once.
+    const notes = [...new Set([...new Set(traces)].flatMap((x) => x.notes))];
     if (traces.length > 1 && paths > 1) notes.push(`${traces.length} addresses of ${trace.label.split(' ')[0]} were traced and took ${paths} different paths; the hops shown are for ${trace.label}`);
     return { ...trace, notes };
   });

@@ -22,6 +22,58 @@ export function intToIp(n: number): string {
 
 /** `10.0.0.0/16`, `10.0.0.4` (= /32). A base with host bits set is masked (`10.0.0.5/16` → 10.0.0.0/16). */
 export function parseCidr(input: string): Cidr | undefined {
+  const key = parseCidrKey(input);
+  return key < 0 ? undefined : { base: (key - (key % 64)) / 64, len: key % 64 };
+}
+
+/**
+ * parseCidr without the object: `base * 64 + len`, or -1 when the text is not a prefix. One pass
+ * without substrings for the usual text (digits, dots, one slash): it runs on every route and
+ * service-tag prefix. Anything else (spaces, IPv6…) takes the general path.
+ */
+export function parseCidrKey(input: string): number {
+  let base = 0;
+  let part = 0;
+  let digits = 0;
+  let dots = 0;
+  let i = 0;
+  const n = input.length;
+  for (; i < n; i++) {
+    const ch = input.charCodeAt(i);
+    if (ch >= 48 && ch <= 57) {
+      part = part * 10 + (ch - 48);
+      if (++digits > 3 || part > 255) return -1;
+    } else if (ch === 46) {
+      if (digits === 0 || ++dots > 3) return -1;
+      base = base * 256 + part;
+      part = 0;
+      digits = 0;
+    } else if (ch === 47) break;
+    else if (ch > 32 && ch < 128) return -1; // a letter, `:`, `*`…: never part of an IPv4 prefix
+    else return generalKey(input);
+  }
+  if (dots !== 3 || digits === 0) return i < n ? generalKey(input) : -1;
+  base = base * 256 + part;
+  if (i === n) return base * 64 + 32;
+  const lenDigits = n - i - 1;
+  if (lenDigits < 1 || lenDigits > 2) return generalKey(input);
+  let len = 0;
+  for (let j = i + 1; j < n; j++) {
+    const ch = input.charCodeAt(j);
+    if (ch < 48 || ch > 57) return generalKey(input);
+    len = len * 10 + (ch - 48);
+  }
+  if (len > 32) return -1;
+  return ((base & maskOf(len)) >>> 0) * 64 + len;
+}
+
+function generalKey(input: string): number {
+  const c = parseCidrGeneral(input);
+  return c ? c.base * 64 + c.len : -1;
+}
+
+/** The general reading: surrounding whitespace allowed, everything validated by parseIPv4. */
+function parseCidrGeneral(input: string): Cidr | undefined {
   const s = input.trim();
   const slash = s.indexOf('/');
   if (slash < 0) {
@@ -69,7 +121,8 @@ export const PRIVATE_RANGES: readonly Cidr[] = ['10.0.0.0/8', '172.16.0.0/12', '
 );
 
 export function isPrivateAddress(ip: number): boolean {
-  return PRIVATE_RANGES.some((c) => cidrContainsIp(c, ip));
+  for (const c of PRIVATE_RANGES) if (cidrContainsIp(c, ip)) return true;
+  return false;
 }
 
 /** The whole prefix lies in one private range. */

@@ -74,6 +74,11 @@ interface Side {
   asg: boolean;
   /** Matching depends only on the prefixes' CIDRs: such rules are found through the trie. */
   indexable: boolean;
+  /**
+   * CompiledNsg only: the side is exactly a service tag's expansion (lower-case name), so an
+   * address matches it when the tag contains the address, and `prefixes` are made on first use.
+   */
+  expandedTag?: string;
 }
 
 type PortRange = [number, number] | undefined;
@@ -111,7 +116,28 @@ function classify(text: string, ctx: NsgContext): Prefix {
   return { kind: 'unknown-tag', tag: t };
 }
 
-function compileSide(prefixes: string[], expanded: string[] | undefined, asgIds: string[], ctx: NsgContext): Side {
+/**
+ * A side that is a tag's own listing of plain IPv4 prefixes (how Azure expands a tag in effective
+ * rules): every text reads as one CIDR, so the side is indexable, and the service tag index
+ * already holds those prefixes. Thousands of texts per tag: they are classified only if a packet
+ * needs more than "is the address in the tag".
+ */
+function tagExpansionSide(texts: string[], tag: string, ctx: NsgContext): Side {
+  let prefixes: Prefix[] | undefined;
+  return {
+    get prefixes() {
+      return (prefixes ??= texts.map((t) => classify(t, ctx)));
+    },
+    asg: false,
+    indexable: true,
+    expandedTag: tag.toLowerCase(),
+  };
+}
+
+function compileSide(prefixes: string[], expanded: string[] | undefined, asgIds: string[], ctx: NsgContext, tagSides: boolean): Side {
+  if (tagSides && asgIds.length === 0 && expanded && expanded.length > 0 && prefixes.length === 1 && ctx.tags.listedAs(prefixes[0] as string, expanded, true)) {
+    return tagExpansionSide(expanded, prefixes[0] as string, ctx);
+  }
   const texts = expanded && expanded.length > 0 ? expanded : prefixes;
   const classified = texts.map((t) => classify(t, ctx));
   const asg = asgIds.length > 0;
@@ -129,17 +155,18 @@ function parsePort(text: string): PortRange {
   return lo <= hi ? [lo, hi] : undefined;
 }
 
-function compileRule(rule: SecurityRuleObs, ctx: NsgContext): CompiledRule {
+function compileRule(rule: SecurityRuleObs, ctx: NsgContext, tagSides: boolean): CompiledRule {
   return {
     rule,
     display: ruleDisplayName(rule),
     protocol: rule.protocol.toLowerCase(),
-    source: compileSide(rule.sourceAddressPrefixes, rule.expandedSourceAddressPrefixes, rule.sourceApplicationSecurityGroupIds, ctx),
+    source: compileSide(rule.sourceAddressPrefixes, rule.expandedSourceAddressPrefixes, rule.sourceApplicationSecurityGroupIds, ctx, tagSides),
     destination: compileSide(
       rule.destinationAddressPrefixes,
       rule.expandedDestinationAddressPrefixes,
       rule.destinationApplicationSecurityGroupIds,
       ctx,
+      tagSides,
     ),
     sourcePorts: rule.sourcePortRanges.map(parsePort),
     destinationPorts: rule.destinationPortRanges.map(parsePort),
@@ -244,11 +271,17 @@ function anyOf(results: Match[]): Match {
   return first;
 }
 
+/** anyOf over the prefixes (then the ASGs), stopping at the first yes: matching has no side effects. */
 function matchSide(side: Side, e: Endpoint, ctx: NsgContext): Match {
-  const results = side.prefixes.map((p) => matchPrefix(p, e, ctx));
-  if (side.asg) results.push(maybe('application security groups cannot be resolved'));
-  if (results.length === 0) return maybe('the rule names no address prefix');
-  return anyOf(results);
+  let first: Match = NO;
+  for (const p of side.prefixes) {
+    const r = matchPrefix(p, e, ctx);
+    if (r.m === 'yes') return YES;
+    if (r.m === 'maybe' && first.m === 'no') first = r;
+  }
+  if (side.asg && first.m === 'no') return maybe('application security groups cannot be resolved');
+  if (side.prefixes.length === 0 && !side.asg) return maybe('the rule names no address prefix');
+  return first;
 }
 
 function matchPorts(ranges: PortRange[], texts: string[], port: number): Match {
@@ -263,17 +296,22 @@ function matchSourcePorts(c: CompiledRule): Match {
   return maybe(`source port range ${c.sourcePortTexts.join(',')} depends on the ephemeral source port`);
 }
 
-function matchRule(c: CompiledRule, p: Packet, ctx: NsgContext): Match {
+/** `known` gives side results already established by the caller (CompiledNsg's index). */
+function matchRule(c: CompiledRule, p: Packet, ctx: NsgContext, known?: (c: CompiledRule, side: 'source' | 'destination') => Match | undefined): Match {
   const protocol = c.protocol === '*' || c.protocol === 'all' || c.protocol === 'any' || c.protocol === p.protocol.toLowerCase();
   if (!protocol) return NO;
-  const parts = [
-    c.destinationPorts.length === 0 ? maybe('the rule names no destination port') : matchPorts(c.destinationPorts, c.destinationPortTexts, p.port),
-    matchSourcePorts(c),
-    matchSide(c.source, p.source, ctx),
-    matchSide(c.destination, p.destination, ctx),
-  ];
-  if (parts.some((m) => m.m === 'no')) return NO;
-  return parts.find((m) => m.m === 'maybe') ?? YES;
+  // Any part that is no makes the rule not match, else the first maybe decides: evaluated in
+  // order and stopped at the first no (matching has no side effects).
+  const ports = c.destinationPorts.length === 0 ? maybe('the rule names no destination port') : matchPorts(c.destinationPorts, c.destinationPortTexts, p.port);
+  if (ports.m === 'no') return NO;
+  const sourcePorts = matchSourcePorts(c);
+  if (sourcePorts.m === 'no') return NO;
+  const source = known?.(c, 'source') ?? matchSide(c.source, p.source, ctx);
+  if (source.m === 'no') return NO;
+  const destination = known?.(c, 'destination') ?? matchSide(c.destination, p.destination, ctx);
+  if (destination.m === 'no') return NO;
+  for (const m of [ports, sourcePorts, source]) if (m.m === 'maybe') return m;
+  return destination;
 }
 
 // ---------------------------------------------------------------- deciding
@@ -285,10 +323,10 @@ function describe(p: Packet): string {
 }
 
 /** Walks rules (already in priority order) and returns the NSG's answer. */
-function decide(rules: Iterable<CompiledRule>, p: Packet, ctx: NsgContext): NsgDecision {
+function decide(rules: Iterable<CompiledRule>, p: Packet, ctx: NsgContext, known?: (c: CompiledRule, side: 'source' | 'destination') => Match | undefined): NsgDecision {
   let undecided: { rule: CompiledRule; why: string } | undefined;
   for (const c of rules) {
-    const m = matchRule(c, p, ctx);
+    const m = matchRule(c, p, ctx, known);
     if (m.m === 'no') continue;
     if (m.m === 'maybe') {
       undecided ??= { rule: c, why: m.why };
@@ -313,10 +351,11 @@ function decide(rules: Iterable<CompiledRule>, p: Packet, ctx: NsgContext): NsgD
   return { verdict: 'undetermined', detail: `no rule of the NSG matches ${describe(p)}` };
 }
 
-function sortedForDirection(rules: SecurityRuleObs[], direction: Packet['direction'], ctx: NsgContext): CompiledRule[] {
+/** `tagSides`: sides that are a tag's expansion are left to the service tag index (CompiledNsg). */
+function sortedForDirection(rules: SecurityRuleObs[], direction: Packet['direction'], ctx: NsgContext, tagSides = false): CompiledRule[] {
   return rules
     .filter((r) => r.direction === direction)
-    .map((r) => compileRule(r, ctx))
+    .map((r) => compileRule(r, ctx, tagSides))
     .sort((a, b) => a.rule.priority - b.rule.priority); // stable: equal priorities keep input order
 }
 
@@ -325,38 +364,72 @@ export function evaluateNsgLinear(rules: SecurityRuleObs[], ctx: NsgContext, p: 
   return decide(sortedForDirection(rules, p.direction, ctx), p, ctx);
 }
 
-/** Rules of one side, looked up by address: trie over the CIDRs plus the rules that need more than CIDRs. */
+/**
+ * Rules of one side, looked up by address: trie over the CIDRs, the service tag index for sides
+ * that are a tag's expansion (thousands of prefixes, already indexed there), plus the rules that
+ * need more than CIDRs.
+ */
 class SideIndex {
   #trie = new PrefixTrie<number>();
+  #byTag = new Map<string, number[]>();
   #always: number[] = [];
+  #ctx: NsgContext;
 
-  constructor(rules: CompiledRule[], side: 'source' | 'destination') {
+  constructor(rules: CompiledRule[], side: 'source' | 'destination', ctx: NsgContext) {
+    this.#ctx = ctx;
     rules.forEach((c, i) => {
       const s = c[side];
       if (!s.indexable) return void this.#always.push(i);
+      if (s.expandedTag !== undefined) {
+        const list = this.#byTag.get(s.expandedTag) ?? [];
+        list.push(i);
+        this.#byTag.set(s.expandedTag, list);
+        return;
+      }
       for (const p of s.prefixes) if (p.kind === 'cidrs') for (const cidr of p.cidrs) this.#trie.insert(cidr, i);
     });
   }
 
-  /** Rules that can only be checked one by one: the cost floor of narrowing by this side. */
-  get unindexed(): number {
-    return this.#always.length;
-  }
-
-  /** Indices of every rule that may match this endpoint on this side; undefined = cannot narrow (tag without an address). */
-  candidates(e: Endpoint): Set<number> | undefined {
-    let hits: Array<{ values: number[] }>;
-    if (e.ip !== undefined) hits = this.#trie.containing(e.ip);
-    else if (e.cidr) hits = this.#trie.overlapping(e.cidr);
-    else return undefined;
+  /**
+   * Indices of every rule that may match this endpoint on this side; undefined = cannot narrow
+   * (tag without an address). For an address, `hits` gets the indexable rules whose prefixes
+   * contain it: exactly the indexable rules this side matches (the others it does not).
+   */
+  candidates(e: Endpoint, hits?: Set<number>): Set<number> | undefined {
     const out = new Set(this.#always);
-    for (const h of hits) for (const i of h.values) out.add(i);
+    if (e.ip !== undefined) {
+      this.#trie.forEachContaining(e.ip, (i) => {
+        out.add(i);
+        hits?.add(i);
+      });
+      if (this.#byTag.size > 0) {
+        const tags = this.#ctx.tags;
+        for (const tag of tags.tagSetKeys(tags.tagSetOf(e.ip))) {
+          for (const i of this.#byTag.get(tag) ?? []) {
+            out.add(i);
+            hits?.add(i);
+          }
+        }
+      }
+    } else if (e.cidr) {
+      this.#trie.forEachOverlapping(e.cidr, (i) => out.add(i));
+      // Whether a tag's prefixes overlap a range is left to the rule itself.
+      for (const list of this.#byTag.values()) for (const i of list) out.add(i);
+    } else return undefined;
     return out;
   }
 }
 
+function intersection(a: Set<number>, b: Set<number>): number[] {
+  const [small, large] = a.size <= b.size ? [a, b] : [b, a];
+  const out: number[] = [];
+  for (const i of small) if (large.has(i)) out.push(i);
+  return out;
+}
+
 interface DirectionIndex {
   rules: CompiledRule[];
+  position: Map<CompiledRule, number>;
   source: SideIndex;
   destination: SideIndex;
 }
@@ -369,23 +442,29 @@ export class CompiledNsg {
   constructor(rules: SecurityRuleObs[], ctx: NsgContext) {
     this.#ctx = ctx;
     const build = (direction: Packet['direction']): DirectionIndex => {
-      const sorted = sortedForDirection(rules, direction, ctx);
-      return { rules: sorted, source: new SideIndex(sorted, 'source'), destination: new SideIndex(sorted, 'destination') };
+      const sorted = sortedForDirection(rules, direction, ctx, true);
+      return { rules: sorted, position: new Map(sorted.map((c, i) => [c, i])), source: new SideIndex(sorted, 'source', ctx), destination: new SideIndex(sorted, 'destination', ctx) };
     };
     this.#byDirection = { Inbound: build('Inbound'), Outbound: build('Outbound') };
   }
 
   evaluate(p: Packet): NsgDecision {
     const index = this.#byDirection[p.direction];
-    // Narrow by the side with fewer unindexed rules (typically the remote address); a tag without
-    // an address narrows nothing.
-    const sides: Array<[SideIndex, Endpoint]> = [[index.source, p.source], [index.destination, p.destination]];
-    sides.sort((a, b) => a[0].unindexed - b[0].unindexed);
-    const chosen = sides[0]?.[0].candidates(sides[0][1]) ?? sides[1]?.[0].candidates(sides[1][1]);
-    if (!chosen) return decide(index.rules, p, this.#ctx);
+    // Each side narrows to the rules that may match it (a tag without an address narrows
+    // nothing); a rule must match both sides, so the candidates are the intersection.
+    const hits = { source: new Set<number>(), destination: new Set<number>() };
+    const bySource = index.source.candidates(p.source, hits.source);
+    const byDestination = index.destination.candidates(p.destination, hits.destination);
+    const chosen = bySource && byDestination ? intersection(bySource, byDestination) : bySource ? [...bySource] : byDestination ? [...byDestination] : undefined;
+    // On an indexable side, an address matches exactly the rules the trie found for it.
+    const known = (c: CompiledRule, side: 'source' | 'destination'): Match | undefined => {
+      if (p[side].ip === undefined || !c[side].indexable) return undefined;
+      return hits[side].has(index.position.get(c) as number) ? YES : NO;
+    };
+    if (!chosen) return decide(index.rules, p, this.#ctx, known);
     // Indices are positions in the priority-sorted list, so ascending index = ascending priority.
-    const order = [...chosen].sort((a, b) => a - b).map((i) => index.rules[i] as CompiledRule);
-    return decide(order, p, this.#ctx);
+    const order = chosen.sort((a, b) => a - b).map((i) => index.rules[i] as CompiledRule);
+    return decide(order, p, this.#ctx, known);
   }
 }
 

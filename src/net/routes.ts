@@ -74,7 +74,9 @@ export function routesFromEffective(routes: EffectiveRouteObs[]): RouteEntry[] {
     for (const label of r.addressPrefixes) {
       const prefix = parseCidr(label);
       if (!prefix) continue;
-      out.push({ prefix, source, nextHopType: r.nextHopType, name, label, ...(nextHopIp ? { nextHopIp } : {}) });
+      const entry: RouteEntry = { prefix, source, nextHopType: r.nextHopType, name, label };
+      if (nextHopIp) entry.nextHopIp = nextHopIp;
+      out.push(entry);
     }
   }
   return out;
@@ -149,23 +151,26 @@ export function routesFromConfig(input: {
 const RANK: Record<RouteSource, number> = { User: 2, VirtualNetworkGateway: 1, Default: 0 };
 
 /** Among routes with the same prefix: User > VirtualNetworkGateway (BGP) > Default, then input order. */
-function preferred(routes: RouteEntry[]): RouteEntry | undefined {
+function preferred(routes: readonly RouteEntry[]): RouteEntry | undefined {
   let best: RouteEntry | undefined;
   for (const r of routes) if (!best || RANK[r.source] > RANK[best.source]) best = r;
   return best;
 }
 
-/** Longest-prefix match over a trie, O(32) per lookup. */
+/** Longest-prefix match over a trie, O(32) per lookup, no allocation. */
 export class RouteLookup {
   #trie = new PrefixTrie<RouteEntry>();
+  /** Per trie entry (one per distinct prefix): the route that wins among those with that prefix. */
+  #winner: RouteEntry[] = [];
 
   constructor(routes: RouteEntry[]) {
     for (const r of routes) this.#trie.insert(r.prefix, r);
+    for (let e = 0; e < this.#trie.size; e++) this.#winner.push(preferred(this.#trie.valuesOf(e)) as RouteEntry);
   }
 
   lookup(ip: number): RouteEntry | undefined {
-    const hit = this.#trie.longest(ip);
-    return hit && preferred(hit.values);
+    const entry = this.#trie.longestEntry(ip);
+    return entry < 0 ? undefined : this.#winner[entry];
   }
 }
 

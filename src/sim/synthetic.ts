@@ -263,6 +263,7 @@ export function syntheticSnapshot(size: SyntheticSize = DEFAULT_SIZE, seed = 7):
           { name: cert, purpose: 'workspace-cert', resolver: '168.63.129.16', status: 'ok', cnames: [], addresses: [PE_IP] },
           { name: nb, purpose: 'notebooks', resolver: '168.63.129.16', status: 'ok', cnames: [], addresses: [NB_IP] },
           { name: `ci-bench.${REGION}.instances.azureml.ms`, purpose: 'instance-name', computeName: 'ci-bench', resolver: '168.63.129.16', status: 'ok', cnames: [], addresses: [PE_IP] },
+          { name: `ci-bench.${REGION}.instances.ml.azure.ms`, purpose: 'instance-name', computeName: 'ci-bench', resolver: '168.63.129.16', status: 'ok', cnames: [], addresses: [PE_IP] },
         ],
       },
     },

@@ -228,3 +228,59 @@ t.test('large rule sets: the index finds the deciding rule among thousands (timi
   const miss = out({ ip: ip('52.99.1.1') });
   t.equal(compiled.evaluate(miss).detail, evaluateNsgLinear(rules, ctx, miss).detail, 'and for an address no custom rule covers');
 });
+
+t.test('rules that are a tag expansion are found through the tag index, with the linear answers', async (t) => {
+  const rand = mulberry32(77);
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)] as T;
+  const slash24 = (first: number, n: number): string => `${first}.${(n >> 8) & 255}.${n & 255}.0/24`;
+  const listing = (first: number, from: number, count: number): string[] => Array.from({ length: count }, (_, i) => slash24(first, from + i * 3));
+  const tagList = [
+    { name: 'AzureActiveDirectory', region: '', addressPrefixes: listing(20, 0, 120) },
+    { name: 'Storage', region: '', addressPrefixes: listing(52, 0, 300) },
+    { name: 'Storage.westeurope', region: 'westeurope', addressPrefixes: listing(52, 30, 20) },
+    { name: 'AzureMachineLearning', region: '', addressPrefixes: [...listing(40, 0, 80), '0.0.0.0/0'] },
+    // Listings that are not plain prefixes: a word, IPv6.
+    { name: 'AzureFrontDoor.Backend', region: '', addressPrefixes: [...listing(13, 0, 40), 'Internet'] },
+    { name: 'AzureMonitor', region: '', addressPrefixes: [...listing(13, 200, 40), '2603:1000::/40'] },
+  ];
+  const context: NsgContext = { virtualNetwork: [cidr('10.0.0.0/16')], tags: new ServiceTagIndex(tagList) };
+  const addresses = tagList.flatMap((tag) => tag.addressPrefixes.flatMap((p) => (p === '0.0.0.0/0' ? [] : [parseCidr(p)?.base].filter((b) => b !== undefined).map((b) => b + 7))));
+  const randomIp = (): number => (rand() < 0.8 ? pick(addresses) : pick([ip('10.0.1.9'), ip('8.8.8.8'), ip('52.0.1.1'), ip('20.1.200.1')]));
+  const expandedRule = (i: number): SecurityRuleObs => {
+    const tag = pick(tagList);
+    const side = rand() < 0.7 ? 'destination' : 'source';
+    const texts = rand() < 0.5 ? tag.addressPrefixes : [...tag.addressPrefixes];
+    const expanded = rand() < 0.15 ? texts.slice(1) : texts; // sometimes not the tag's listing
+    const asg = rand() < 0.1 ? ['/asg/x'] : [];
+    return rule(`x${i}`, 100 + i, rand() < 0.5 ? 'Allow' : 'Deny', {
+      protocol: pick(['*', 'Tcp', 'Udp']),
+      destinationPortRanges: [pick(['443', '80', '*'])],
+      ...(side === 'destination' ? { destinationApplicationSecurityGroupIds: asg } : { sourceApplicationSecurityGroupIds: asg }),
+      ...(side === 'destination'
+        ? { destinationAddressPrefixes: [tag.name], expandedDestinationAddressPrefixes: expanded }
+        : { sourceAddressPrefixes: [tag.name], expandedSourceAddressPrefixes: expanded }),
+    });
+  };
+  const plainRule = (i: number): SecurityRuleObs => rule(`p${i}`, 100 + i, rand() < 0.5 ? 'Allow' : 'Deny', { destinationAddressPrefixes: [pick(['Internet', 'VirtualNetwork', '52.0.0.0/8', '20.0.0.0/16'])], destinationPortRanges: [pick(['443', '80'])] });
+  const endpoint = (): Endpoint => {
+    const kind = rand();
+    if (kind < 0.6) return { ip: randomIp(), ...(rand() < 0.5 ? { tag: pick(tagList).name } : {}) };
+    if (kind < 0.8) return { cidr: pick([cidr('10.0.1.0/24'), cidr('52.0.0.0/16'), cidr('20.0.0.0/8')]) };
+    return { tag: pick([...tagList.map((x) => x.name), 'VirtualNetwork']) };
+  };
+  const disagreements: string[] = [];
+  const verdicts = { allowed: 0, blocked: 0, undetermined: 0 };
+  for (let set = 0; set < 40; set++) {
+    const rules = withDefaults(...Array.from({ length: 2 + Math.floor(rand() * 12) }, (_, i) => (rand() < 0.6 ? expandedRule(i) : plainRule(i))));
+    const compiled = new CompiledNsg(rules, context);
+    for (let k = 0; k < 60; k++) {
+      const p: Packet = { direction: 'Outbound', protocol: rand() < 0.7 ? 'Tcp' : 'Udp', source: rand() < 0.5 ? SUBNET : endpoint(), destination: endpoint(), port: pick([443, 80]) };
+      const a = compiled.evaluate(p);
+      const b = evaluateNsgLinear(rules, context, p);
+      verdicts[a.verdict]++;
+      if (JSON.stringify(a) !== JSON.stringify(b)) disagreements.push(`${JSON.stringify(p)}: ${a.detail} | ${b.detail}`);
+    }
+  }
+  t.same(disagreements.slice(0, 3), []);
+  t.ok(verdicts.allowed > 200 && verdicts.blocked > 200 && verdicts.undetermined > 50, `all verdicts exercised: ${JSON.stringify(verdicts)}`);
+});

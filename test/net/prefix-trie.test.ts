@@ -82,3 +82,47 @@ t.test('containing and longest agree with a linear scan on random prefixes', asy
   }
   t.equal(mismatches, 0);
 });
+
+t.test('the allocation-free lookups agree with a linear scan on thousands of prefixes, duplicates included', async (t) => {
+  const rand = mulberry32(11);
+  const randomIp = (): number => ((0x14000000 + Math.floor(rand() * 0x200000)) ^ (rand() < 0.2 ? 0x80000000 : 0)) >>> 0;
+  const trie = new PrefixTrie<number>();
+  const prefixes: Cidr[] = [];
+  for (let i = 0; i < 6000; i++) {
+    const len = rand() < 0.8 ? 24 : 1 + Math.floor(rand() * 32);
+    const p = { base: (randomIp() & maskOf(len)) >>> 0, len };
+    prefixes.push(p);
+    trie.insert(p, i);
+  }
+  t.ok(trie.size > 4000 && trie.size < 6000, `${trie.size} distinct prefixes for 6000 values (the node arrays grew many times)`);
+  const scan = (keep: (p: Cidr) => boolean) => prefixes.map((p, i) => ({ p, i })).filter(({ p }) => keep(p));
+  let mismatches = 0;
+  for (let k = 0; k < 800; k++) {
+    const a = k % 3 === 0 ? (prefixes[k % prefixes.length] as Cidr).base : randomIp();
+    // Shortest prefix first, insertion order within a prefix.
+    const expected = scan((p) => cidrContainsIp(p, a)).sort((x, y) => x.p.len - y.p.len || x.i - y.i);
+    const visited: number[] = [];
+    trie.forEachContaining(a, (value) => visited.push(value));
+    if (visited.join() !== expected.map((e) => e.i).join()) mismatches++;
+    const entry = trie.longestEntry(a);
+    const maxLen = Math.max(-1, ...expected.map((e) => e.p.len));
+    const longest = expected.filter((e) => e.p.len === maxLen).map((e) => e.i);
+    if ((entry < 0 ? [] : trie.valuesOf(entry)).join() !== longest.join()) mismatches++;
+    const range = prefixes[(k * 7) % prefixes.length] as Cidr;
+    const overlapping: number[] = [];
+    trie.forEachOverlapping(range, (value) => overlapping.push(value));
+    const overlaps = scan((p) => (p.len <= range.len && cidrContainsIp(p, range.base)) || (p.len >= range.len && cidrContainsIp(range, p.base))).map((e) => e.i);
+    if (overlapping.sort((x, y) => x - y).join() !== overlaps.join()) mismatches++;
+  }
+  t.equal(mismatches, 0);
+  const small = new PrefixTrie<string>();
+  t.equal(small.longestEntry(ip('1.1.1.1')), -1, 'empty trie: no entry');
+  small.insert(c('10.0.0.0/8'), 'a');
+  small.insert(c('10.1.0.0/16'), 'b');
+  small.insert(c('10.1.0.0/16'), 'c');
+  t.equal(small.longestEntry(ip('1.1.1.1')), -1, 'no prefix holds the address: no entry');
+  t.same(small.valuesOf(small.longestEntry(ip('10.1.2.3'))), ['b', 'c']);
+  t.same(small.valuesOf(small.longestEntry(ip('10.2.2.3'))), ['a']);
+  t.same(small.overlapping(c('10.1.0.0/17')), [{ cidr: c('10.0.0.0/8'), values: ['a'] }, { cidr: c('10.1.0.0/16'), values: ['b', 'c'] }]);
+  t.same(small.overlapping(c('10.0.0.0/12')).map((h) => formatCidr(h.cidr)), ['10.0.0.0/8', '10.1.0.0/16'], 'the prefixes inside come with their own range');
+});

@@ -39,3 +39,28 @@ t.test('a parent tag covers its regional tags, not the reverse', async (t) => {
   t.notOk(tagCovers('Storage', 'StorageSyncService'));
   t.notOk(tagCovers('Storage.westeurope', 'Storage.eastus'));
 });
+
+t.test('tagSetOf numbers the set of tags holding an address: equal sets, equal numbers', async (t) => {
+  const storage = index.tagSetOf(ip('20.38.1.1'));
+  t.equal(index.tagSetOf(ip('52.239.7.7')), storage, 'both Storage only');
+  const regional = index.tagSetOf(ip('20.38.108.5'));
+  t.not(regional, storage, 'Storage and Storage.WestEurope is another set');
+  t.equal(index.tagSetOf(ip('20.38.109.200')), regional);
+  t.same([...index.tagSetKeys(regional)], ['storage', 'storage.westeurope']);
+  t.not(index.tagSetOf(ip('20.190.130.1')), storage);
+  t.equal(index.tagSetOf(ip('10.0.0.1')), 0, 'no tag');
+  t.same([...index.tagSetKeys(0)], []);
+});
+
+t.test('listedAs recognises a tag listing copied as is, and nothing else', async (t) => {
+  t.ok(index.listedAs('storage', ['20.38.0.0/16', '52.239.0.0/16']));
+  t.notOk(index.listedAs('Storage', ['52.239.0.0/16', '20.38.0.0/16']), 'another order is left to a real comparison');
+  t.notOk(index.listedAs('Storage', ['20.38.0.0/16']));
+  t.notOk(index.listedAs('Sql', []));
+  const twice = new ServiceTagIndex([
+    { name: 'Storage', region: '', addressPrefixes: ['20.38.0.0/16'] },
+    { name: 'storage', region: '', addressPrefixes: ['52.239.0.0/16'] },
+  ]);
+  t.notOk(twice.listedAs('Storage', ['20.38.0.0/16']), 'a tag listed twice has more prefixes than either list');
+  t.same(twice.prefixesView('STORAGE')?.length, 2);
+});
