@@ -167,9 +167,10 @@ function privateEndpointMissing(): Scenario {
       exitCode: 1,
       verdict: 'cause-found',
       topFinding: { code: C.peMissing, resourceId: e.ids.computeVnet },
-      absentCodes: [C.peNotApproved, C.zoneMissing, C.zoneGroupMissing, C.recordMissing, C.recordStale, C.zoneNotLinked, C.customDns, C.dnsPublic, C.dnsFailed, C.instanceName, C.sso],
-      // DNS answers the endpoint's address, but no route reaches it: 172.24.2.4 falls in the system route 172.16.0.0/12 -> None.
-      flows: { blocked: at('route', 'route-none', ...PE_FLOWS) },
+      // Only the placement is wrong: the NSG default deny and the None route it hits are not causes of their own.
+      absentCodes: allBut(C.peMissing),
+      // DNS answers the endpoint's address, but nothing routes there: 172.24.2.4 is in no VNet the compute VNet holds or peers with.
+      flows: { blocked: at('route', 'no-path', ...PE_FLOWS) },
     },
   });
 }

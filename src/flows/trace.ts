@@ -4,7 +4,7 @@
  * traced from every prefix's first address (or by name when its prefixes are unknown); the trace
  * that decides (blocked before undetermined before allowed, first in order) is the one shown.
  */
-import { intToIp, ipToInt, isPrivateAddress } from '../net/cidr.ts';
+import { cidrContainsIp, intToIp, ipToInt, isPrivateAddress } from '../net/cidr.ts';
 import type { Endpoint, Packet } from '../net/nsg.ts';
 import type { RouteEntry } from '../net/routes.ts';
 import type { FlowHop, FlowVerdict } from '../report/schema.ts';
@@ -74,9 +74,28 @@ function traceEndpoint(ctx: SubnetContext, spec: FlowSpec, target: EndpointTarge
   if (!candidate || ip === undefined) return [{ label: target.label, hops: [...dns.map((d) => d.hop), endpointDestinationHop(target, undefined)], notes }];
   const dest: Dest = { ip, label: `${candidate.ip} (private endpoint ${candidate.name})` };
   const path = outboundPath(ctx, spec, dest, target.fqdns, notes);
+  const unreachable = noPathHop(ctx, path.route.hop, ip, candidate);
+  if (unreachable) return [{ label: `${target.label} ${candidate.ip}`, hops: [...dns.map((d) => d.hop), unreachable, endpointDestinationHop(target, candidate)], notes }];
   const destNsg = endpointNsgHops(ctx, candidate.subnetId, ip, dest.label, spec.ports);
   const hops = [...dns.map((d) => d.hop), path.route.hop, ...path.nsg, ...destNsg, ...path.firewall, ...path.peering, endpointDestinationHop(target, candidate)];
   return [{ label: `${target.label} ${candidate.ip}`, hops, notes }];
+}
+
+/**
+ * A private endpoint outside the compute VNet and every VNet peered with it, whose address the
+ * routes drop: there is no path at all. That is the endpoint's placement (the endpoint and peering
+ * rules report it), not a route or NSG to fix, so the trace stops here instead of listing the NSG
+ * default deny and the `None` route as causes of their own.
+ */
+function noPathHop(ctx: SubnetContext, route: FlowHop, ip: number, candidate: { ip: string; name: string; subnetId?: string }): FlowHop | undefined {
+  if (route.verdict !== 'blocked' || route.reason !== 'route-none' || isMissing(ctx.vnet)) return undefined;
+  if (ctx.vnetCidrs.some((c) => cidrContainsIp(c, ip))) return undefined;
+  const where = candidate.subnetId ? ` in VNet ${candidate.subnetId.split('/').slice(-3, -2)[0] ?? '?'}` : '';
+  return {
+    ...route,
+    reason: 'no-path',
+    detail: `${candidate.ip} (private endpoint ${candidate.name}${where}) is neither in VNet ${ctx.vnet.name} nor in a VNet peered with it, so no route reaches it (${route.element ?? 'no route'}).`,
+  };
 }
 
 /** The addresses a tag is traced from: each prefix's first address, or none (by name) when unknown. */

@@ -75,6 +75,7 @@ export const HopReason = Type.Enum(
     'dns-failed',
     'dns-wrong-address',
     'route-none',
+    'no-path',
     'route-unowned-appliance',
     'route-appliance-across-peering',
     'route-asymmetric',

@@ -190,3 +190,18 @@ t.test('storage that denies by default, with no service endpoint or private endp
   t.match(viaServiceEndpoint.hops[0], { kind: 'route', detail: /VirtualNetworkServiceEndpoint/ });
   t.match(viaServiceEndpoint.hops.at(-1), { kind: 'destination', detail: /admits subnet snet-compute, which has the Microsoft\.Storage service endpoint/ });
 });
+
+t.test('a private endpoint in a VNet that is not peered at all: no-path at the route hop, no NSG or peering hops as extra causes', async (t) => {
+  const a = analyze((s) => {
+    vnetOf(s, SPOKE_ID).peerings = [];
+  });
+  for (const id of ['workspace-api', 'workspace-cert', 'notebooks', 'instance-name']) {
+    const f = flowOf(a, id);
+    t.equal(f.verdict, 'blocked', `${id} blocked`);
+    const hop = decisiveHop(f);
+    t.equal(hop?.kind, 'route');
+    t.equal(hop?.reason, 'no-path');
+    t.match(hop?.detail, /is neither in VNet vnet-spoke nor in a VNet peered with it/);
+    t.same([...new Set(kinds(f))], ['dns', 'route', 'destination'], `${id}: the trace stops at the missing path`);
+  }
+});
