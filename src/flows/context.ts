@@ -41,15 +41,8 @@ export interface Tags {
   missing?: string;
 }
 
-export interface SubnetContext {
-  snapshot: Snapshot;
-  prim: Primitives;
-  ws: WorkspaceObs;
-  cloud: CloudProfile;
-  region: string;
-  subnetId: string;
+export interface SubnetContext extends ContextInput {
   subnetName: string;
-  computes: ComputeObs[];
   vnet: VnetObs | Missing;
   subnet: SubnetObs | Missing;
   subnetCidr?: Cidr;
@@ -63,7 +56,6 @@ export interface SubnetContext {
   nsgs: NsgEval[] | Missing;
   /** The compute VNet's VirtualNetwork tag. */
   nsgCtx: NsgContext;
-  tags: Tags;
   vantage?: VantageObs;
   /** Notes every flow of the subnet carries. */
   notes: string[];

@@ -7,6 +7,7 @@
 import type { ApplicationRuleObs, NetworkRuleObs, RuleCollectionGroupObs, RuleCollectionObs } from '../model/snapshot.ts';
 import { cidrLast, formatCidr, intToIp, ipToInt, isPrivateAddress, parseCidr, PRIVATE_RANGES, type Cidr } from './cidr.ts';
 import { tagCovers, type ServiceTagIndex } from './service-tags.ts';
+import { allOf, anyOf, maybe, NO, YES, type Match } from './match.ts';
 
 export interface FirewallRequest {
   protocol: 'TCP' | 'UDP';
@@ -27,26 +28,8 @@ export interface FirewallDecision {
   reason?: 'firewall-deny' | 'firewall-no-matching-rule' | 'not-evaluable';
 }
 
-type Match = { m: 'yes' } | { m: 'no' } | { m: 'maybe'; why: string };
-const YES: Match = { m: 'yes' };
-const NO: Match = { m: 'no' };
-const maybe = (why: string): Match => ({ m: 'maybe', why });
 
-/** OR over alternatives: any yes → yes, else the first maybe, else no. */
-function anyOf(results: Match[]): Match {
-  let first: Match = NO;
-  for (const r of results) {
-    if (r.m === 'yes') return YES;
-    if (r.m === 'maybe' && first.m === 'no') first = r;
-  }
-  return first;
-}
 
-/** AND over conditions: any no → no, else the first maybe, else yes. */
-function allOf(results: Match[]): Match {
-  if (results.some((r) => r.m === 'no')) return NO;
-  return results.find((r) => r.m === 'maybe') ?? YES;
-}
 
 // ---------------------------------------------------------------- addresses and ports
 

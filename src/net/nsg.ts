@@ -21,6 +21,7 @@ import {
 } from './cidr.ts';
 import { PrefixTrie } from './prefix-trie.ts';
 import { tagCovers, type ServiceTagIndex } from './service-tags.ts';
+import { anyOf, maybe, NO, YES, type Match } from './match.ts';
 
 /** What the packet side is: an address, a subnet range, or a service tag (with ip = a representative address when known). Precedence: ip, then cidr, then tag. */
 export interface Endpoint {
@@ -52,10 +53,6 @@ export interface NsgDecision {
 
 const AZURE_LOAD_BALANCER = parseCidr('168.63.129.16/32') as Cidr;
 
-type Match = { m: 'yes' } | { m: 'no' } | { m: 'maybe'; why: string };
-const YES: Match = { m: 'yes' };
-const NO: Match = { m: 'no' };
-const maybe = (why: string): Match => ({ m: 'maybe', why });
 
 /**
  * One address prefix of a rule, resolved once. `cidrs`: the prefix stands for exactly these
@@ -261,15 +258,6 @@ function matchPrefix(p: Prefix, e: Endpoint, ctx: NsgContext): Match {
   }
 }
 
-/** OR over alternatives: any yes → yes, else the first maybe, else no. */
-function anyOf(results: Match[]): Match {
-  let first: Match = NO;
-  for (const r of results) {
-    if (r.m === 'yes') return YES;
-    if (r.m === 'maybe' && first.m === 'no') first = r;
-  }
-  return first;
-}
 
 /** anyOf over the prefixes (then the ASGs), stopping at the first yes: matching has no side effects. */
 function matchSide(side: Side, e: Endpoint, ctx: NsgContext): Match {

@@ -14,6 +14,7 @@ import type {
   Snapshot,
   VnetObs,
 } from '../model/snapshot.ts';
+import { mulberry32 } from './prng.ts';
 
 export interface SyntheticSize {
   /** Effective routes of the vantage NIC (default 10,000). */
@@ -26,17 +27,6 @@ export interface SyntheticSize {
 
 export const DEFAULT_SIZE: SyntheticSize = { routes: 10_000, nsgRules: 1_000, tagPrefixes: 30_000 };
 
-/** mulberry32: a tiny seeded PRNG, so the estate is the same on every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const SUB = '5e1f0c2a-7d3b-4c9e-a1f2-93b8d4e6c701';
 const REGION = 'westus3';
@@ -192,7 +182,7 @@ function routes(count: number, tags: ServiceTagObs[], rand: () => number): Effec
 
 /** The synthetic snapshot: a healthy private workspace seen through a vantage with big tables. */
 export function syntheticSnapshot(size: SyntheticSize = DEFAULT_SIZE, seed = 7): Snapshot {
-  const rand = prng(seed);
+  const rand = mulberry32(seed);
   const tags = serviceTags(size.tagPrefixes);
   const api = `${WS_GUID}.workspace.${REGION}.api.azureml.ms`;
   const cert = `${WS_GUID}.workspace.${REGION}.cert.api.azureml.ms`;

@@ -1,4 +1,5 @@
 import t from 'tap';
+import { mulberry32 } from '../../src/sim/prng.ts';
 import type { SecurityRuleObs } from '../../src/model/snapshot.ts';
 import { ipToInt, maskOf, parseCidr, type Cidr } from '../../src/net/cidr.ts';
 import { CompiledNsg, defaultSecurityRules, evaluateNsgLinear, type Endpoint, type NsgContext, type NsgDecision, type Packet } from '../../src/net/nsg.ts';
@@ -136,16 +137,6 @@ t.test('outbound rules never decide inbound packets and vice versa', async (t) =
 
 // ---------------------------------------------------------------- indexed vs linear
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 t.test('CompiledNsg and evaluateNsgLinear agree on thousands of random rule sets and packets', async (t) => {
   const rand = mulberry32(4242);

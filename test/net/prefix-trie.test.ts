@@ -1,4 +1,5 @@
 import t from 'tap';
+import { mulberry32 } from '../../src/sim/prng.ts';
 import { cidrContainsIp, formatCidr, maskOf, parseCidr, type Cidr } from '../../src/net/cidr.ts';
 import { PrefixTrie } from '../../src/net/prefix-trie.ts';
 
@@ -49,16 +50,6 @@ t.test('returned values are copies: callers cannot corrupt the trie', async (t) 
   t.same(trie.longest(ip('10.1.1.1'))?.values, ['a']);
 });
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 t.test('containing and longest agree with a linear scan on random prefixes', async (t) => {
   const rand = mulberry32(7);

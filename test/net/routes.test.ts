@@ -1,4 +1,5 @@
 import t from 'tap';
+import { mulberry32 } from '../../src/sim/prng.ts';
 import type { EffectiveRouteObs, RouteTableObs, SubnetObs, VnetObs } from '../../src/model/snapshot.ts';
 import { formatCidr, ipToInt, maskOf } from '../../src/net/cidr.ts';
 import { BGP_NOTE, lookupLinear, RouteLookup, routesFromConfig, routesFromEffective, type RouteEntry, type RouteSource } from '../../src/net/routes.ts';
@@ -125,16 +126,6 @@ t.test('effective routes: Invalid routes are ignored, User beats Default on the 
   t.match(lookup(bgp, '20.190.128.1'), { source: 'VirtualNetworkGateway', name: 'BGP' });
 });
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 t.test('RouteLookup and lookupLinear agree on thousands of random routes and addresses', async (t) => {
   const rand = mulberry32(20240611);

@@ -25,51 +25,16 @@ import {
   type EstateOptions,
 } from '../../src/sim/scenario-builder.ts';
 import { regionalTag, serviceTagValues } from '../../src/sim/service-tag-data.ts';
+import { rules } from '../../src/rules/index.ts';
+import { HopReason } from '../../src/report/schema.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
-/** The 13 codes of /work/rule-semantics.md, then the 15 flow-analysis codes of the failure catalogue. */
-const CODES = [
-  'WORKSPACE_PRIVATE_ENDPOINT_MISSING',
-  'WORKSPACE_PRIVATE_ENDPOINT_NOT_APPROVED',
-  'PRIVATE_DNS_ZONE_MISSING',
-  'PRIVATE_DNS_ZONE_GROUP_MISSING',
-  'PRIVATE_DNS_RECORD_MISSING',
-  'PRIVATE_DNS_RECORD_STALE',
-  'PRIVATE_DNS_ZONE_NOT_LINKED',
-  'CUSTOM_DNS_NOT_FORWARDING',
-  'DNS_RESOLVES_PUBLIC_ADDRESS',
-  'DNS_RESOLUTION_FAILED',
-  'VNET_PEERING_NOT_CONNECTED',
-  'COMPUTE_INSTANCE_NAME_UNRESOLVABLE',
-  'COMPUTE_SSO_DISABLED',
-  'EGRESS_MISSING',
-  'NSG_BLOCKS_ENTRA_ID',
-  'NSG_BLOCKS_AML_SERVICE',
-  'NSG_BLOCKS_PRIVATE_ENDPOINT',
-  'FIREWALL_BLOCKS_REQUIRED_DESTINATION',
-  'ROUTE_NEXT_HOP_UNREACHABLE',
-  'ROUTE_ASYMMETRIC_FORCED_TUNNEL',
-  'NSG_BLOCKS_REQUIRED_OUTBOUND',
-  'NSG_BLOCKS_REQUIRED_INBOUND',
-  'FIREWALL_FQDN_RULE_WITHOUT_DNS_PROXY',
-  'STORAGE_NETWORK_BLOCKS_COMPUTE',
-  'KEY_VAULT_NETWORK_BLOCKS_COMPUTE',
-  'CONTAINER_REGISTRY_UNREACHABLE',
-  'IMAGE_BUILD_COMPUTE_MISSING',
-  'MANAGED_NETWORK_NOT_READY',
-];
+/** Every rule's code, from the rule index (so a new rule is checked here without editing this file). */
+const CODES = rules.map((r) => r.meta.code);
 
-/** Tier 1 codes (the rest are tier 2 or 3): a tier-1 top finding is a found cause of the device-login prompt. */
-const TIER1 = new Set([
-  ...CODES.slice(0, 11),
-  'EGRESS_MISSING',
-  'NSG_BLOCKS_ENTRA_ID',
-  'NSG_BLOCKS_AML_SERVICE',
-  'NSG_BLOCKS_PRIVATE_ENDPOINT',
-  'FIREWALL_BLOCKS_REQUIRED_DESTINATION',
-  'ROUTE_NEXT_HOP_UNREACHABLE',
-]);
+/** Codes whose rule is tier 1: a tier-1 top finding is a found cause of the device-login prompt. */
+const TIER1 = new Set(rules.filter((r) => r.meta.tier === 1).map((r) => r.meta.code));
 
 /** "1 or 2 (by flow)": tier 1 when the finding breaks an auth-path flow. */
 const BY_FLOW = new Set(['FIREWALL_BLOCKS_REQUIRED_DESTINATION', 'ROUTE_NEXT_HOP_UNREACHABLE', 'VNET_PEERING_NOT_CONNECTED']);
@@ -77,11 +42,8 @@ const BY_FLOW = new Set(['FIREWALL_BLOCKS_REQUIRED_DESTINATION', 'ROUTE_NEXT_HOP
 const FLOW_IDS = ['workspace-api', 'workspace-cert', 'aml-service', 'entra-id', 'arm', 'notebooks', 'storage', 'key-vault', 'container-registry', 'mcr', 'batch', 'aml-inbound', 'instance-name'];
 const AUTH_FLOWS = ['workspace-api', 'workspace-cert', 'aml-service', 'entra-id', 'arm'];
 const HOP_KINDS = ['dns', 'route', 'nsg', 'firewall', 'peering', 'destination'];
-const HOP_REASONS = [
-  'dns-failed', 'dns-wrong-address', 'route-none', 'route-unowned-appliance', 'route-appliance-across-peering', 'route-asymmetric', 'no-egress', 'nsg-deny',
-  'firewall-deny', 'firewall-no-matching-rule', 'peering-not-connected', 'peering-no-forwarded-traffic', 'endpoint-not-approved', 'destination-network-rules',
-  'destination-sku', 'not-evaluable', 'evidence-missing',
-];
+/** The reasons the report schema allows (HopReason), so a typo in a scenario's intent fails here. */
+const HOP_REASONS: readonly string[] = HopReason.enum;
 
 /** Subscription-level singletons the simulated ARM serves by path, e.g. `/subscriptions/<s>/providers/Microsoft.Network/locations/<region>/serviceTags`. */
 const SINGLETON = /^\/subscriptions\/([0-9a-f-]{36})\/providers\/Microsoft\.Network\/locations\/[a-z0-9]+\/serviceTags$/;
