@@ -39,6 +39,7 @@ export function firewallHop(ctx: SubnetContext, applianceIp: string, dest: Dest,
   if (!fw?.ok) return undetermined(`The appliance ${applianceIp} could not be identified: ${fw ? fw.error.message : 'the firewalls probe did not run'}.`, 'evidence-missing');
   const owner = fw.value.appliances.find((a) => a.ip === applianceIp);
   if (!owner || owner.owner === 'none') return undetermined(`Nothing known owns the appliance address ${applianceIp}.`, 'evidence-missing');
+  if (owner.owner === 'unknown') return undetermined(`The owner of appliance address ${applianceIp} is unknown: ${owner.why ?? 'part of its subnet could not be checked'}.`, 'evidence-missing');
   if (owner.owner === 'nic') return undetermined(`Appliance NIC ${owner.ownerId ? nameOf(owner.ownerId) : applianceIp} is not an Azure Firewall; its rules cannot be read.`, 'not-evaluable', owner.ownerId);
   const entry = fw.value.firewalls.find((f) => sameId(f.id, owner.ownerId));
   if (!entry) return undetermined(`Azure Firewall ${owner.ownerId ? nameOf(owner.ownerId) : applianceIp} was not read.`, 'evidence-missing', owner.ownerId);

@@ -130,6 +130,9 @@ function applianceStep(ctx: SubnetContext, e: RouteEntry, via: string): RouteSte
   if (!fw?.ok) return { hop: hop('undetermined', `${via}; who owns ${ip} is unknown: ${fw ? fw.error.message : 'the firewalls probe did not run'}.`, { reason: 'evidence-missing', ...ref }), entry: e, notes: [] };
   const owner = fw.value.appliances.find((a) => a.ip === ip);
   if (!owner) return { hop: hop('undetermined', `${via}; the appliance address ${ip} was not looked up.`, { reason: 'evidence-missing', ...ref }), entry: e, notes: [] };
+  if (owner.owner === 'unknown') {
+    return { hop: hop('undetermined', `${via}; no firewall or NIC was found with address ${ip}, but ${owner.why ?? 'part of its subnet could not be checked'}.`, { reason: 'evidence-missing', ...ref }), entry: e, notes: [] };
+  }
   if (owner.owner === 'none') {
     const failed = fw.value.searches.filter((s) => !s.result.ok);
     if (failed.length > 0) return { hop: hop('undetermined', `${via}; no firewall or NIC found with address ${ip}, but the search failed in ${failed.map((f) => f.subscriptionId).join(', ')}.`, { reason: 'evidence-missing', ...ref }), entry: e, notes: [] };

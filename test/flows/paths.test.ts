@@ -88,6 +88,16 @@ t.test('a route to an appliance address nothing owns blocks with route-unowned-a
   t.match(decisiveHop(searchFailed), { kind: 'route', reason: 'evidence-missing' });
 });
 
+t.test('an appliance address whose subnet could not be fully checked is undetermined, never allowed or unowned', async (t) => {
+  const entra = flowOf(analyze((s) => {
+    const route = routeTableOf(s).routes[0];
+    if (route) route.nextHopIpAddress = '10.10.0.9';
+    value(s.firewalls).appliances.push({ ip: '10.10.0.9', owner: 'unknown', why: 'its subnet also holds 1 IP configuration(s) that are not plain NICs (load balancer or scale set)' });
+  }), 'entra-id');
+  t.equal(entra.verdict, 'undetermined');
+  t.match(decisiveHop(entra), { kind: 'route', reason: 'evidence-missing', detail: /load balancer or scale set/ });
+});
+
 t.test('a route with next hop None blocks with route-none, naming the route and its table', async (t) => {
   const entra = flowOf(analyze((s) => {
     const route = routeTableOf(s).routes[0];
