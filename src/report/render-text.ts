@@ -77,7 +77,8 @@ function renderFlows(flows: Report['flows']): string[] {
     const who = first?.computes.length ? ` (${first.computes.join(', ')})` : '';
     out.push(`Flows from ${subnet ? subnet.split('/').slice(-3).join('/') : 'the compute'}${who}, ${first?.source === 'azure' ? 'effective routes and NSGs read from Azure' : 'routes and NSGs computed from configuration'}:`);
     for (const f of list) {
-      out.push(`  ${MARK[f.verdict]} ${f.id.padEnd(18)} ${f.direction === 'inbound' ? 'from ' : ''}${f.destination} [${f.ports.join(', ')}]`);
+      // Inbound flows describe their source in `destination` ("from AzureMachineLearning to …").
+      out.push(`  ${MARK[f.verdict]} ${f.id.padEnd(18)} ${f.destination} [${f.ports.join(', ')}]`);
       if (f.verdict === 'allowed') continue;
       for (const h of f.hops) {
         const mark = h.verdict === 'allowed' ? '  ' : h.verdict === 'blocked' ? 'x ' : '? ';

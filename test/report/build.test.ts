@@ -3,7 +3,7 @@ import { buildReport, exitCodeOf } from '../../src/report/build.ts';
 import { renderText } from '../../src/report/render-text.ts';
 import type { Rule, RuleMeta } from '../../src/rules/rule.ts';
 import { clone, WS_ID } from '../helpers/snapshot.ts';
-import { networkSnapshot as healthySnapshot } from '../helpers/network-snapshot.ts';
+import { networkSnapshot as healthySnapshot, nsgOf, nsgRule } from '../helpers/network-snapshot.ts';
 
 function meta(code: string, tier: 1 | 2 | 3 = 1): RuleMeta {
   return { code, tier, severity: 'critical', title: `${code} title`, role: 'cause', flows: ['workspace-api'], description: '', impact: '', resolution: '', references: [] };
@@ -80,4 +80,15 @@ t.test('text rendering shows verdict, ranked findings, commands and gaps', async
   t.match(text, /1\. \[tier 1 · critical · confidence medium\] SOME_CAUSE/);
   t.match(text, /\$ az fix SOME_CAUSE/);
   t.match(text, /1 undetermined/);
+});
+
+t.test('text rendering lists the flows: one line each, the hops of a blocked flow with the deciding one marked', async (t) => {
+  const s = clone(healthySnapshot());
+  nsgOf(s).rules.unshift(nsgRule('DenyAadOutbound', 90, 'Deny', 'AzureActiveDirectory', ['*'], { protocol: '*' }));
+  const text = renderText(buildReport(s, [passing('A')]));
+  t.match(text, /Flows from vnet-spoke\/subnets\/snet-compute \(ci-alice\), routes and NSGs computed from configuration:/);
+  t.match(text, /\n  ok      workspace-api +\S+ \(private endpoint /, 'an allowed flow is one line');
+  t.match(text, /\n  BLOCKED entra-id +login\.microsoftonline\.com \(AzureActiveDirectory\) \[TCP 80, TCP 443\]/);
+  t.match(text, /x nsg: .*DenyAadOutbound/s, 'the blocking hop is marked and names the rule');
+  t.notMatch(text, /from from/);
 });
