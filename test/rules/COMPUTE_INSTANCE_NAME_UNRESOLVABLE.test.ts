@@ -3,6 +3,7 @@ import { rule } from '../../src/rules/COMPUTE_INSTANCE_NAME_UNRESOLVABLE.ts';
 import type { FindingDraft, RuleResult } from '../../src/rules/rule.ts';
 import type { DnsLookupObs, Snapshot, VnetObs } from '../../src/model/snapshot.ts';
 import { COMPUTE_ID, HUB_ID, HUB_SUB, PE_IP, SPOKE_ID, clone, healthySnapshot, value } from '../helpers/snapshot.ts';
+import { fails, passes } from '../helpers/results.ts';
 
 const CI_OLD = 'ci-alice.eastus.instances.azureml.ms';
 const CI_NEW = 'ci-alice.eastus.instances.ml.azure.ms';
@@ -21,8 +22,6 @@ function vnet(s: Snapshot, id: string): VnetObs {
   return value(entry.observed);
 }
 
-const fails = (r: RuleResult[]) => r.flatMap((x) => (x.status === 'fail' ? [x.finding] : []));
-const passes = (r: RuleResult[]) => r.flatMap((x) => (x.status === 'pass' ? [x] : []));
 const undetermined = (r: RuleResult[]) => r.flatMap((x) => (x.status === 'undetermined' ? [x] : []));
 
 interface Case {

@@ -1,12 +1,10 @@
 import t from 'tap';
-import type { ComputeObs, ProbeError, Snapshot } from '../../src/model/snapshot.ts';
-import type { FindingDraft, RuleResult } from '../../src/rules/rule.ts';
+import type { ComputeObs, Snapshot } from '../../src/model/snapshot.ts';
+import type { FindingDraft } from '../../src/rules/rule.ts';
 import { rule } from '../../src/rules/COMPUTE_SSO_DISABLED.ts';
 import { COMPUTE_ID, SUB, WS_ID, healthySnapshot, value } from '../helpers/snapshot.ts';
+import { fails, forbidden, passes } from '../helpers/results.ts';
 
-const forbidden = (what: string): { ok: false; error: ProbeError } => ({ ok: false, error: { kind: 'forbidden', message: `403 AuthorizationFailed reading ${what}` } });
-const fails = (rs: RuleResult[]): FindingDraft[] => rs.flatMap((r) => (r.status === 'fail' ? [r.finding] : []));
-const passes = (rs: RuleResult[]) => rs.filter((r): r is Extract<RuleResult, { status: 'pass' }> => r.status === 'pass');
 const compute = (s: Snapshot): ComputeObs => {
   const c = value(s.computes).computes[0];
   if (!c) throw new Error('fixture');

@@ -1,15 +1,12 @@
 import t from 'tap';
-import type { DependencyObs, DependencyPrivateEndpointObs, NetworkAclsObs, ProbeError, Snapshot } from '../../src/model/snapshot.ts';
+import type { DependencyObs, DependencyPrivateEndpointObs, NetworkAclsObs, Snapshot } from '../../src/model/snapshot.ts';
 import type { FlowAnalysis, FlowResult } from '../../src/flows/types.ts';
-import type { FindingDraft, RuleResult } from '../../src/rules/rule.ts';
+import type { FindingDraft } from '../../src/rules/rule.ts';
 import { rule } from '../../src/rules/CONTAINER_REGISTRY_UNREACHABLE.ts';
 import { PE_SUBNET_ID, SPOKE_ID, SUB, SUBNET_ID, healthySnapshot, value } from '../helpers/snapshot.ts';
+import { NO_FLOWS, fails, forbidden, passes } from '../helpers/results.ts';
 
 const ACR_ID = `/subscriptions/${SUB}/resourceGroups/rg-ml/providers/Microsoft.ContainerRegistry/registries/acrdemo`;
-const NO_FLOWS: FlowAnalysis = { flows: [], assumptions: [], managedNetwork: false };
-const forbidden = (what: string): { ok: false; error: ProbeError } => ({ ok: false, error: { kind: 'forbidden', message: `403 AuthorizationFailed reading ${what}` } });
-const fails = (rs: RuleResult[]): FindingDraft[] => rs.flatMap((r) => (r.status === 'fail' ? [r.finding] : []));
-const passes = (rs: RuleResult[]) => rs.filter((r): r is Extract<RuleResult, { status: 'pass' }> => r.status === 'pass');
 const check = (s: Snapshot, flows: FlowAnalysis = NO_FLOWS) => rule.check(s, { flows });
 
 function pe(subnetId: string, status = 'Approved'): DependencyPrivateEndpointObs {

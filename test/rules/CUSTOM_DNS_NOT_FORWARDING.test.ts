@@ -3,6 +3,7 @@ import { rule } from '../../src/rules/CUSTOM_DNS_NOT_FORWARDING.ts';
 import type { FindingDraft, RuleResult } from '../../src/rules/rule.ts';
 import type { Snapshot, VnetObs } from '../../src/model/snapshot.ts';
 import { API_FQDN, API_ZONE_ID, CERT_FQDN, HUB_ID, NB_ZONE_ID, PE_IP, SPOKE_ID, clone, healthySnapshot, value } from '../helpers/snapshot.ts';
+import { fails, passes } from '../helpers/results.ts';
 
 // --- breaking one thing --------------------------------------------------------------------------
 
@@ -51,8 +52,6 @@ function govSnapshot(): Snapshot {
   return JSON.parse(json) as Snapshot;
 }
 
-const fails = (r: RuleResult[]) => r.flatMap((x) => (x.status === 'fail' ? [x.finding] : []));
-const passes = (r: RuleResult[]) => r.flatMap((x) => (x.status === 'pass' ? [x] : []));
 const undetermined = (r: RuleResult[]) => r.flatMap((x) => (x.status === 'undetermined' ? [x] : []));
 const PUBLIC_ZONES = ['api.azureml.ms', 'notebooks.azure.net', 'instances.azureml.ms', 'instances.ml.azure.ms', 'aznbcontent.net', 'inference.ml.azure.com'];
 

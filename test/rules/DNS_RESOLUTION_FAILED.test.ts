@@ -3,6 +3,7 @@ import { rule } from '../../src/rules/DNS_RESOLUTION_FAILED.ts';
 import type { FindingDraft, RuleResult } from '../../src/rules/rule.ts';
 import type { DnsLookupObs, DnsStatus, Snapshot } from '../../src/model/snapshot.ts';
 import { API_FQDN, CERT_FQDN, PE_IP, WS_ID, clone, healthySnapshot, lookup, value } from '../helpers/snapshot.ts';
+import { fails, passes } from '../helpers/results.ts';
 
 function make(mutate: (s: Snapshot) => void): Snapshot {
   const s = clone(healthySnapshot());
@@ -14,8 +15,6 @@ function answer(s: Snapshot, name: string, patch: Partial<DnsLookupObs>) {
 }
 const failing = (status: DnsStatus) => ({ status, addresses: [] });
 
-const fails = (r: RuleResult[]) => r.flatMap((x) => (x.status === 'fail' ? [x.finding] : []));
-const passes = (r: RuleResult[]) => r.flatMap((x) => (x.status === 'pass' ? [x] : []));
 const undetermined = (r: RuleResult[]) => r.flatMap((x) => (x.status === 'undetermined' ? [x] : []));
 
 interface Case {

@@ -3,6 +3,7 @@ import { rule } from '../../src/rules/DNS_RESOLVES_PUBLIC_ADDRESS.ts';
 import type { FindingDraft, RuleResult } from '../../src/rules/rule.ts';
 import type { DnsLookupObs, Snapshot } from '../../src/model/snapshot.ts';
 import { API_FQDN, CERT_FQDN, NB_FQDN, PE_IP, WS_ID, clone, healthySnapshot, lookup, value } from '../helpers/snapshot.ts';
+import { fails, passes } from '../helpers/results.ts';
 
 function make(mutate: (s: Snapshot) => void): Snapshot {
   const s = clone(healthySnapshot());
@@ -14,8 +15,6 @@ function answer(s: Snapshot, name: string, patch: Partial<DnsLookupObs>) {
 }
 const PUBLIC = { addresses: ['20.42.0.1'], cnames: [`${API_FQDN.replace('.api.azureml.ms', '.privatelink.api.azureml.ms')}`] };
 
-const fails = (r: RuleResult[]) => r.flatMap((x) => (x.status === 'fail' ? [x.finding] : []));
-const passes = (r: RuleResult[]) => r.flatMap((x) => (x.status === 'pass' ? [x] : []));
 const undetermined = (r: RuleResult[]) => r.flatMap((x) => (x.status === 'undetermined' ? [x] : []));
 
 interface Case {

@@ -1,13 +1,12 @@
 import t from 'tap';
-import type { ComputeObs, DependencyObs, NetworkAclsObs, ProbeError, Snapshot } from '../../src/model/snapshot.ts';
-import type { FindingDraft, RuleResult } from '../../src/rules/rule.ts';
+import type { ComputeObs, DependencyObs, NetworkAclsObs, Snapshot } from '../../src/model/snapshot.ts';
+import type { FindingDraft } from '../../src/rules/rule.ts';
 import { rule } from '../../src/rules/IMAGE_BUILD_COMPUTE_MISSING.ts';
 import { SUB, SUBNET_ID, WS_ID, healthySnapshot, value } from '../helpers/snapshot.ts';
+import { fails, forbidden } from '../helpers/results.ts';
 
 const ACR_ID = `/subscriptions/${SUB}/resourceGroups/rg-ml/providers/Microsoft.ContainerRegistry/registries/acrdemo`;
 const ST_ID = `/subscriptions/${SUB}/resourceGroups/rg-ml/providers/Microsoft.Storage/storageAccounts/stdemo`;
-const forbidden = (what: string): { ok: false; error: ProbeError } => ({ ok: false, error: { kind: 'forbidden', message: `403 AuthorizationFailed reading ${what}` } });
-const fails = (rs: RuleResult[]): FindingDraft[] => rs.flatMap((r) => (r.status === 'fail' ? [r.finding] : []));
 const SCOPE = `--subscription ${SUB} --resource-group rg-ml`;
 
 const open: Partial<NetworkAclsObs> = { publicNetworkAccess: 'Enabled', defaultAction: 'Allow' };

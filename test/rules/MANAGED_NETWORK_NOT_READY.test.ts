@@ -1,13 +1,12 @@
 import t from 'tap';
-import type { ManagedNetworkObs, ProbeError, Snapshot } from '../../src/model/snapshot.ts';
-import type { FindingDraft, RuleResult } from '../../src/rules/rule.ts';
+import type { ManagedNetworkObs, Snapshot } from '../../src/model/snapshot.ts';
+import type { FindingDraft } from '../../src/rules/rule.ts';
 import { rule } from '../../src/rules/MANAGED_NETWORK_NOT_READY.ts';
 import { SUB, WS_ID, healthySnapshot, value } from '../helpers/snapshot.ts';
+import { fails, forbidden } from '../helpers/results.ts';
 
 const ST_ID = `/subscriptions/${SUB}/resourceGroups/rg-ml/providers/Microsoft.Storage/storageAccounts/stdemo`;
 const SCOPE = `--subscription ${SUB} --resource-group rg-ml`;
-const forbidden = (what: string): { ok: false; error: ProbeError } => ({ ok: false, error: { kind: 'forbidden', message: `403 AuthorizationFailed reading ${what}` } });
-const fails = (rs: RuleResult[]): FindingDraft[] => rs.flatMap((r) => (r.status === 'fail' ? [r.finding] : []));
 
 const blobRule = (status: string | undefined) => ({
   name: '__SYS_PE_stdemo_blob', type: 'PrivateEndpoint', category: 'Required', ...(status ? { status } : {}),

@@ -1,15 +1,13 @@
 import t from 'tap';
 import type { ARecordSetObs, PrivateDnsZoneObs, ProbeError, Snapshot } from '../../src/model/snapshot.ts';
-import type { FindingDraft, RuleResult } from '../../src/rules/rule.ts';
+import type { FindingDraft } from '../../src/rules/rule.ts';
 import { rule } from '../../src/rules/PRIVATE_DNS_RECORD_MISSING.ts';
 import { API_FQDN, API_ZONE_ID, CERT_FQDN, HUB_SUB, NB_ZONE_ID, PE_ID, PE_IP, SPOKE_ID, SUB, WS_GUID, WS_ID, healthySnapshot, link, lookup, value } from '../helpers/snapshot.ts';
+import { fails, forbidden, passes } from '../helpers/results.ts';
 
 const API_ZONE = 'privatelink.api.azureml.ms';
 const API_RECORD = `${WS_GUID}.workspace.eastus`;
 const CERT_RECORD = `${WS_GUID}.workspace.eastus.cert`;
-const forbidden = (what: string): { ok: false; error: ProbeError } => ({ ok: false, error: { kind: 'forbidden', message: `403 AuthorizationFailed reading ${what}` } });
-const fails = (rs: RuleResult[]): FindingDraft[] => rs.flatMap((r) => (r.status === 'fail' ? [r.finding] : []));
-const passes = (rs: RuleResult[]) => rs.filter((r): r is Extract<RuleResult, { status: 'pass' }> => r.status === 'pass');
 const pe = (s: Snapshot) => value(value(s.privateEndpoints).endpoints[0]?.observed);
 const zone = (s: Snapshot, id: string) => value(value(s.privateDnsZones).zones.find((z) => z.id === id)?.observed);
 const records = (s: Snapshot, id: string) => value(zone(s, id).aRecords);

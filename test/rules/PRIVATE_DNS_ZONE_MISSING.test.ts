@@ -1,13 +1,11 @@
 import t from 'tap';
 import type { ProbeError, Snapshot } from '../../src/model/snapshot.ts';
-import type { FindingDraft, RuleResult } from '../../src/rules/rule.ts';
+import type { FindingDraft } from '../../src/rules/rule.ts';
 import { rule } from '../../src/rules/PRIVATE_DNS_ZONE_MISSING.ts';
 import { API_FQDN, API_ZONE_ID, CERT_FQDN, HUB_SUB, NB_FQDN, NB_ZONE_ID, PE_ID, SPOKE_ID, WS_ID, healthySnapshot, value } from '../helpers/snapshot.ts';
+import { fails, forbidden, passes } from '../helpers/results.ts';
 
 const API_ZONE = 'privatelink.api.azureml.ms';
-const forbidden = (what: string): { ok: false; error: ProbeError } => ({ ok: false, error: { kind: 'forbidden', message: `403 AuthorizationFailed reading ${what}` } });
-const fails = (rs: RuleResult[]): FindingDraft[] => rs.flatMap((r) => (r.status === 'fail' ? [r.finding] : []));
-const passes = (rs: RuleResult[]) => rs.filter((r): r is Extract<RuleResult, { status: 'pass' }> => r.status === 'pass');
 const pe = (s: Snapshot) => value(value(s.privateEndpoints).endpoints[0]?.observed);
 const zones = (s: Snapshot) => value(s.privateDnsZones);
 

@@ -14,6 +14,7 @@ import {
   link,
   value,
 } from '../helpers/snapshot.ts';
+import { fails, passes } from '../helpers/results.ts';
 
 // --- breaking one thing --------------------------------------------------------------------------
 
@@ -42,8 +43,6 @@ function make(mutate: (s: Snapshot) => void): Snapshot {
   return s;
 }
 
-const fails = (r: RuleResult[]) => r.flatMap((x) => (x.status === 'fail' ? [x.finding] : []));
-const passes = (r: RuleResult[]) => r.flatMap((x) => (x.status === 'pass' ? [x] : []));
 const undetermined = (r: RuleResult[]) => r.flatMap((x) => (x.status === 'undetermined' ? [x] : []));
 const text = (f: FindingDraft) => JSON.stringify(f);
 

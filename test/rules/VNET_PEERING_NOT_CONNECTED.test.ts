@@ -1,15 +1,13 @@
 import t from 'tap';
 import type { PeeringObs, ProbeError, Snapshot } from '../../src/model/snapshot.ts';
-import type { FindingDraft, RuleResult } from '../../src/rules/rule.ts';
+import type { FindingDraft } from '../../src/rules/rule.ts';
 import { rule } from '../../src/rules/VNET_PEERING_NOT_CONNECTED.ts';
 import { rule as peMissing } from '../../src/rules/WORKSPACE_PRIVATE_ENDPOINT_MISSING.ts';
 import { API_FQDN, HUB_ID, HUB_SUB, SPOKE_ID, SUB, SUBNET_ID, WS_ID, healthySnapshot, value } from '../helpers/snapshot.ts';
+import { fails, forbidden, passes } from '../helpers/results.ts';
 
 const SPOKE_PEERING = `${SPOKE_ID}/virtualNetworkPeerings/spoke-to-hub`;
 const HUB_PEERING = `${HUB_ID}/virtualNetworkPeerings/hub-to-spoke`;
-const forbidden = (what: string): { ok: false; error: ProbeError } => ({ ok: false, error: { kind: 'forbidden', message: `403 AuthorizationFailed reading ${what}` } });
-const fails = (rs: RuleResult[]): FindingDraft[] => rs.flatMap((r) => (r.status === 'fail' ? [r.finding] : []));
-const passes = (rs: RuleResult[]) => rs.filter((r): r is Extract<RuleResult, { status: 'pass' }> => r.status === 'pass');
 const entry = (s: Snapshot, id: string) => {
   const e = value(s.networks).vnets.find((v) => v.id === id);
   if (!e) throw new Error('fixture');

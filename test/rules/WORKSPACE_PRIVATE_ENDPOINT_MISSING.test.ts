@@ -1,12 +1,10 @@
 import t from 'tap';
 import type { ProbeError, Snapshot } from '../../src/model/snapshot.ts';
-import type { FindingDraft, RuleResult } from '../../src/rules/rule.ts';
+import type { FindingDraft } from '../../src/rules/rule.ts';
 import { rule } from '../../src/rules/WORKSPACE_PRIVATE_ENDPOINT_MISSING.ts';
 import { API_FQDN, API_ZONE_ID, CERT_FQDN, HUB_ID, NB_ZONE_ID, PE_ID, SPOKE_ID, SUB, SUBNET_ID, WS_ID, healthySnapshot, value } from '../helpers/snapshot.ts';
+import { fails, forbidden, passes } from '../helpers/results.ts';
 
-const forbidden = (what: string): { ok: false; error: ProbeError } => ({ ok: false, error: { kind: 'forbidden', message: `403 AuthorizationFailed reading ${what}` } });
-const fails = (rs: RuleResult[]): FindingDraft[] => rs.flatMap((r) => (r.status === 'fail' ? [r.finding] : []));
-const passes = (rs: RuleResult[]) => rs.filter((r) => r.status === 'pass');
 const vnet = (s: Snapshot, id: string) => {
   const e = value(s.networks).vnets.find((v) => v.id === id);
   return value(e?.observed);

@@ -1,13 +1,11 @@
 import t from 'tap';
 import type { ProbeError, Snapshot } from '../../src/model/snapshot.ts';
-import type { FindingDraft, RuleResult } from '../../src/rules/rule.ts';
+import type { FindingDraft } from '../../src/rules/rule.ts';
 import { rule } from '../../src/rules/WORKSPACE_PRIVATE_ENDPOINT_NOT_APPROVED.ts';
 import { API_FQDN, API_ZONE_ID, HUB_SUB, NB_ZONE_ID, PE_ID, PE_SUBNET_ID, WS_ID, healthySnapshot, value } from '../helpers/snapshot.ts';
+import { fails, forbidden, passes } from '../helpers/results.ts';
 
 const CONNECTION_ID = `${WS_ID}/privateEndpointConnections/pe-ws-demo`;
-const forbidden = (what: string): { ok: false; error: ProbeError } => ({ ok: false, error: { kind: 'forbidden', message: `403 AuthorizationFailed reading ${what}` } });
-const fails = (rs: RuleResult[]): FindingDraft[] => rs.flatMap((r) => (r.status === 'fail' ? [r.finding] : []));
-const passes = (rs: RuleResult[]) => rs.filter((r) => r.status === 'pass');
 const pe = (s: Snapshot) => value(value(s.privateEndpoints).endpoints[0]?.observed);
 const wsConnection = (s: Snapshot) => value(s.workspace).privateEndpointConnections[0] as { status?: string };
 
