@@ -50,10 +50,7 @@ export const probe = {
     if (!workspace) return failed(skipped(WHAT, 'the workspace was not read', ctx.target.workspaceId));
     if (!workspace.ok) return failed(skipped(WHAT, `reading the workspace failed (${workspace.error.message})`, ctx.target.workspaceId));
 
-    const names = [
-      ...namesToResolve(ctx.cloud, workspace.value, snapshot.computes, snapshot.privateEndpoints),
-      ...dependencyNames(snapshot.dependencies),
-    ].filter((n, i, all) => all.findIndex((m) => m.name === n.name) === i);
+    const names = namesToResolve(ctx.cloud, workspace.value, snapshot.computes, snapshot.privateEndpoints, snapshot.dependencies);
     const resolvers = createResolvers(ctx);
     const cancel = () => resolvers.forEach((r) => r.resolver.cancel());
     ctx.signal.addEventListener('abort', cancel, { once: true });
@@ -82,6 +79,7 @@ export function namesToResolve(
   workspace: WorkspaceObs,
   computes: Observed<ComputesObs> | undefined,
   privateEndpoints: Observed<PrivateEndpointsObs> | undefined,
+  dependencies?: Observed<DependenciesObs>,
 ): NameToResolve[] {
   const byName = new Map<string, NameToResolve>();
   const add = (n: NameToResolve) => {
@@ -106,6 +104,7 @@ export function namesToResolve(
       }
     }
   }
+  for (const name of dependencyNames(dependencies)) add({ name, purpose: 'dependency' });
   return [...byName.values()];
 }
 
@@ -115,21 +114,12 @@ export function namesToResolve(
  * checks they resolve to the endpoint. Dependencies without a private endpoint go out by service
  * tag and need no lookup.
  */
-export function dependencyNames(dependencies: Observed<DependenciesObs> | undefined): NameToResolve[] {
+function dependencyNames(dependencies: Observed<DependenciesObs> | undefined): string[] {
   if (!dependencies?.ok) return [];
-  const out: NameToResolve[] = [];
-  const seen = new Set<string>();
-  for (const d of dependencies.value.resources) {
-    if (!d.observed.ok || d.observed.value.privateEndpoints.length === 0) continue;
-    const endpointNames = d.observed.value.privateEndpoints.flatMap((pe) => (pe.endpoint.ok ? pe.endpoint.value.fqdns : []));
-    for (const raw of [...d.observed.value.hostNames, ...endpointNames]) {
-      const name = raw.toLowerCase().replace(/\.$/, '');
-      if (!name || name.includes('*') || seen.has(name)) continue;
-      seen.add(name);
-      out.push({ name, purpose: 'dependency' });
-    }
-  }
-  return out;
+  return dependencies.value.resources.flatMap(({ observed: d }) => {
+    if (!d.ok || d.value.privateEndpoints.length === 0) return [];
+    return [...d.value.hostNames, ...d.value.privateEndpoints.flatMap((pe) => (pe.endpoint.ok ? pe.endpoint.value.fqdns : []))];
+  });
 }
 
 function privateEndpointFqdns(privateEndpoints: Observed<PrivateEndpointsObs> | undefined): string[] {

@@ -16,7 +16,7 @@ import type {
   NetworkRule,
 } from '@azure/arm-network';
 import type { Probe, ProbeContext } from './probe.ts';
-import { idKey, parentId, tryParseArmId } from '../src/model/arm-id.ts';
+import { idKey, nicOfIpConfiguration, tryParseArmId } from '../src/model/arm-id.ts';
 import { normalizeRegion } from '../src/model/cloud.ts';
 import { cidrContains } from '../src/model/ip.ts';
 import {
@@ -176,15 +176,6 @@ class NicCache {
       return undefined;
     }
   }
-}
-
-/** The NIC behind an ipConfiguration id, when it is a plain NIC's (`…/networkInterfaces/<nic>/ipConfigurations/<x>`). */
-export function nicOfIpConfiguration(ipConfigurationId: string): string | undefined {
-  const p = tryParseArmId(ipConfigurationId);
-  if (!p || p.namespace.toLowerCase() !== 'microsoft.network') return undefined;
-  const types = p.types.map((t) => t.toLowerCase());
-  if (types.length !== 2 || types[0] !== 'networkinterfaces' || types[1] !== 'ipconfigurations') return undefined;
-  return parentId(ipConfigurationId);
 }
 
 async function ownerOf(ip: string, firewalls: AzureFirewall[], snapshot: Readonly<Snapshot>, nics: NicCache): Promise<ApplianceObs> {

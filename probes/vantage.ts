@@ -8,7 +8,7 @@
  */
 import type { EffectiveNetworkSecurityGroup, EffectiveNetworkSecurityRule, EffectiveRoute, NetworkInterface } from '@azure/arm-network';
 import type { Probe, ProbeContext } from './probe.ts';
-import { idKey, parentId, sameId, tryParseArmId } from '../src/model/arm-id.ts';
+import { idKey, nicOfIpConfiguration, parentId, sameId, tryParseArmId } from '../src/model/arm-id.ts';
 import { normalizeRegion } from '../src/model/cloud.ts';
 import { parseIPv4 } from '../src/model/ip.ts';
 import {
@@ -127,7 +127,7 @@ async function walkSubnet(ctx: ProbeContext, snapshot: Readonly<Snapshot>, subne
   }
   const nicIds = new Map<string, string>();
   for (const ipcId of subnet.value.ipConfigurationIds) {
-    const nicId = nicIdOf(ipcId);
+    const nicId = nicOfIpConfiguration(ipcId);
     if (!nicId) skippedIds.push({ id: ipcId, why: 'not a network interface' });
     else if (!nicIds.has(idKey(nicId))) nicIds.set(idKey(nicId), nicId);
   }
@@ -162,13 +162,6 @@ function findSubnet(snapshot: Readonly<Snapshot>, subnetId: string): Observed<Su
   if (!vnet.observed.ok) return failed(vnet.observed.error);
   const subnet = vnet.observed.value.subnets.find((s) => sameId(s.id, subnetId));
   return subnet ? observed(subnet) : failed({ kind: 'not-found', message: `subnet ${subnetId} not found in its virtual network`, resourceId: subnetId });
-}
-
-/** `<nic id>/ipConfigurations/<x>` -> the NIC id; undefined for anything else (load balancers, VM scale sets, …). */
-export function nicIdOf(ipConfigurationId: string): string | undefined {
-  const p = tryParseArmId(ipConfigurationId);
-  if (!p || p.namespace.toLowerCase() !== 'microsoft.network' || p.types[0]?.toLowerCase() !== 'networkinterfaces') return undefined;
-  return `/subscriptions/${p.subscriptionId}/resourceGroups/${p.resourceGroup}/providers/${p.namespace}/${p.types[0]}/${p.names[0] ?? ''}`;
 }
 
 function nicInSubnet(nic: NetworkInterface, subnetId: string): boolean {

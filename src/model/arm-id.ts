@@ -96,3 +96,15 @@ export function isVantageId(input: string): boolean {
   const type = `${p.namespace}/${p.types[0]}`.toLowerCase();
   return type === 'microsoft.compute/virtualmachines' || type === 'microsoft.network/networkinterfaces';
 }
+
+/**
+ * The NIC behind an ipConfiguration id (`…/networkInterfaces/<nic>/ipConfigurations/<x>`);
+ * undefined for anything else (load balancer frontends, scale-set NICs, private link services).
+ */
+export function nicOfIpConfiguration(ipConfigurationId: string): string | undefined {
+  const p = tryParseArmId(ipConfigurationId);
+  if (!p || p.namespace.toLowerCase() !== 'microsoft.network') return undefined;
+  const types = p.types.map((t) => t.toLowerCase());
+  if (types.length !== 2 || types[0] !== 'networkinterfaces' || types[1] !== 'ipconfigurations') return undefined;
+  return parentId(ipConfigurationId);
+}

@@ -1,5 +1,30 @@
 /** IPv4 prefixes as (uint32 base, length) pairs. Pure; IPv6 and service tags parse to undefined. */
-import { parseIPv4 } from '../model/ip.ts';
+
+/**
+ * Dotted quad to an unsigned 32-bit integer; undefined unless exactly four 1-3 digit parts each
+ * <= 255 (surrounding whitespace allowed). Hand-rolled: it runs on every service-tag prefix.
+ */
+export function parseIPv4(input: string): number | undefined {
+  const ip = input.length > 0 && (input.charCodeAt(0) <= 32 || input.charCodeAt(input.length - 1) <= 32) ? input.trim() : input;
+  let value = 0;
+  let part = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = 0; i < ip.length; i++) {
+    const c = ip.charCodeAt(i);
+    if (c >= 48 && c <= 57) {
+      part = part * 10 + (c - 48);
+      if (++digits > 3 || part > 255) return undefined;
+    } else if (c === 46) {
+      if (digits === 0 || ++dots > 3) return undefined;
+      value = value * 256 + part;
+      part = 0;
+      digits = 0;
+    } else return undefined;
+  }
+  if (dots !== 3 || digits === 0) return undefined;
+  return value * 256 + part;
+}
 
 export interface Cidr {
   /** First address, masked to `len`, as an unsigned 32-bit integer. */

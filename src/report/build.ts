@@ -26,11 +26,10 @@ function safeAnalysis(snapshot: Snapshot): { analysis: FlowAnalysis; error?: str
   }
 }
 
-export function runRules(snapshot: Snapshot, rules: readonly Rule[], context?: RuleContext): Array<{ rule: Rule; results: RuleResult[] }> {
-  const ctx = context ?? { flows: safeAnalysis(snapshot).analysis };
+export function runRules(snapshot: Snapshot, rules: readonly Rule[], context: RuleContext): Array<{ rule: Rule; results: RuleResult[] }> {
   return rules.map((rule) => {
     try {
-      return { rule, results: rule.check(snapshot, ctx) };
+      return { rule, results: rule.check(snapshot, context) };
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       return { rule, results: [{ status: 'undetermined', item: `rule ${rule.meta.code}`, reason: `the rule failed on this evidence (${message}); please report this` }] };

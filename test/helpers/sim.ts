@@ -7,7 +7,7 @@
 import type { Test } from 'tap';
 import { pino } from 'pino';
 import { startArmSimulator, type ArmSimulator, type RecordedRequest } from '../../src/sim/arm-server.ts';
-import type { ScenarioFault, ScenarioResource } from '../../src/sim/scenario.ts';
+import type { ScenarioFault, ScenarioOperation, ScenarioResource } from '../../src/sim/scenario.ts';
 import { createAzureClients, staticTokenCredential } from '../../src/azure/clients.ts';
 import { CLOUDS } from '../../src/model/cloud.ts';
 import type { ProbeId, Snapshot, Target } from '../../src/model/snapshot.ts';
@@ -32,6 +32,8 @@ import {
 
 export interface SimOptions {
   faults?: ScenarioFault[];
+  /** Results of long-running POSTs (effective routes, next hop, …). */
+  operations?: ScenarioOperation[];
   pageSize?: number;
   latencyMs?: number;
   /** Overrides of the default target (the workspace WS_ID, no extra subscriptions). */
@@ -47,7 +49,7 @@ export interface SimRun {
 
 export async function withSim(t: Test, resources: ScenarioResource[], opts: SimOptions = {}): Promise<SimRun> {
   const sim = await startArmSimulator({
-    scenario: { resources, ...(opts.faults ? { faults: opts.faults } : {}) },
+    scenario: { resources, ...(opts.faults ? { faults: opts.faults } : {}), ...(opts.operations ? { operations: opts.operations } : {}) },
     ...(opts.pageSize !== undefined ? { pageSize: opts.pageSize } : {}),
     ...(opts.latencyMs !== undefined ? { latencyMs: opts.latencyMs } : {}),
   });

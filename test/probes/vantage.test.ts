@@ -1,17 +1,14 @@
-import t, { type Test } from 'tap';
-import { pino } from 'pino';
+import t from 'tap';
 import { probe, firstAddress, nextHopDestinations } from '../../probes/vantage.ts';
 import { probe as workspace } from '../../probes/workspace.ts';
 import { probe as computes } from '../../probes/computes.ts';
 import { probe as privateEndpoints } from '../../probes/private-endpoints.ts';
 import { probe as networks } from '../../probes/networks.ts';
 import type { ProbeContext } from '../../probes/probe.ts';
-import { startArmSimulator, type ArmSimulator } from '../../src/sim/arm-server.ts';
+import type { ArmSimulator } from '../../src/sim/arm-server.ts';
 import type { ScenarioFault, ScenarioOperation, ScenarioResource } from '../../src/sim/scenario.ts';
-import { createAzureClients, staticTokenCredential } from '../../src/azure/clients.ts';
-import { CLOUDS } from '../../src/model/cloud.ts';
-import { observed, type ServiceTagsObs, type Target, type VantagesObs } from '../../src/model/snapshot.ts';
-import { gets, hubAndSpoke, runProbes, snapshotWith, wire } from '../helpers/sim.ts';
+import { observed, type ServiceTagsObs, type VantagesObs } from '../../src/model/snapshot.ts';
+import { gets, hubAndSpoke, runProbes, snapshotWith, wire, withSim } from '../helpers/sim.ts';
 import { NB_IP, PE_IP, SPOKE_ID, SUB, SUBNET_ID, WS_ID } from '../helpers/snapshot.ts';
 
 // The Microsoft-managed subscription holding the Azure ML nodes' NICs.
@@ -150,21 +147,6 @@ function operations(nicId = JUMP_NIC): ScenarioOperation[] {
   ];
 }
 
-interface Run {
-  sim: ArmSimulator;
-  ctx: ProbeContext;
-}
-
-/** Like helpers/sim.ts withSim, with scenario operations (the LRO POSTs) as well. */
-async function withOps(t: Test, resources: ScenarioResource[], ops: ScenarioOperation[], opts: { faults?: ScenarioFault[]; target?: Partial<Target> } = {}): Promise<Run> {
-  const sim = await startArmSimulator({ scenario: { resources, operations: ops, ...(opts.faults ? { faults: opts.faults } : {}) } });
-  t.teardown(() => sim.close());
-  const azure = createAzureClients({ armEndpoint: sim.url, ca: sim.caPem, credential: staticTokenCredential('test'), maxRetries: 1, retryDelayMs: 1, lroPollIntervalMs: 0, timeoutMs: 10_000 });
-  const target: Target = { workspaceId: WS_ID, subscriptions: [], cloud: 'AzureCloud', dnsServers: [], ...opts.target };
-  const ctx: ProbeContext = { target, cloud: CLOUDS.AzureCloud, azure, dns: { servers: ['127.0.0.1:9'], timeoutMs: 500, tries: 1 }, log: pino({ level: 'silent' }), signal: new AbortController().signal };
-  return { sim, ctx };
-}
-
 const FORBID_MS = { path: `^/subscriptions/${MS_SUB}/`, status: 403 };
 const FORBID_TEAM = { path: '/resourceGroups/rg-team/', status: 403 };
 
@@ -180,7 +162,7 @@ const nicGets = (sim: ArmSimulator, id: string) => gets(sim, new RegExp(`${id.sp
 const posts = (sim: ArmSimulator, action: string) => sim.requests.filter((r) => r.method === 'POST' && r.path.toLowerCase().endsWith(`/${action.toLowerCase()}`));
 
 t.test('walks the subnet: skips what cannot stand for the compute and picks the jumpbox', async (t) => {
-  const { sim, ctx } = await withOps(t, estate(CROWDED), operations(), { faults: [FORBID_MS, FORBID_TEAM] });
+  const { sim, ctx } = await withSim(t, estate(CROWDED), { operations: operations(), faults: [FORBID_MS, FORBID_TEAM] });
   const obs = await run(ctx);
   t.equal(obs.subnets.length, 1);
   const entry = obs.subnets[0];
@@ -197,7 +179,7 @@ t.test('walks the subnet: skips what cannot stand for the compute and picks the 
 });
 
 t.test('normalizes the effective routes and the effective NSG rules', async (t) => {
-  const { ctx } = await withOps(t, estate(CROWDED), operations(), { faults: [FORBID_MS, FORBID_TEAM] });
+  const { ctx } = await withSim(t, estate(CROWDED), { operations: operations(), faults: [FORBID_MS, FORBID_TEAM] });
   const v = (await run(ctx)).subnets[0]?.vantage;
   if (!v?.effectiveRoutes.ok || !v.effectiveNsgs.ok) throw new Error('effective routes or NSGs not read');
   t.same(v.effectiveRoutes.value[3], { name: 'to-firewall', source: 'User', state: 'Active', addressPrefixes: ['0.0.0.0/0'], nextHopType: 'VirtualAppliance', nextHopIpAddresses: ['10.10.0.4'] });
@@ -227,7 +209,7 @@ t.test('normalizes the effective routes and the effective NSG rules', async (t) 
 });
 
 t.test('asks the regional Network Watcher the next hop per destination; a failing one fails alone', async (t) => {
-  const { sim, ctx } = await withOps(t, estate(CROWDED), operations(), { faults: [FORBID_MS, FORBID_TEAM] });
+  const { sim, ctx } = await withSim(t, estate(CROWDED), { operations: operations(), faults: [FORBID_MS, FORBID_TEAM] });
   const v = (await run(ctx)).subnets[0]?.vantage;
   const expected = [
     [PE_IP, 'workspace-api'],
@@ -253,7 +235,7 @@ t.test('asks the regional Network Watcher the next hop per destination; a failin
 });
 
 t.test('--vantage-vm given as a VM id: its NIC in the compute subnet, no walk', async (t) => {
-  const { sim, ctx } = await withOps(t, estate(CROWDED), operations(), { faults: [FORBID_MS, FORBID_TEAM], target: { vantageVmId: VM_ID } });
+  const { sim, ctx } = await withSim(t, estate(CROWDED), { operations: operations(), faults: [FORBID_MS, FORBID_TEAM], target: { vantageVmId: VM_ID } });
   const entry = (await run(ctx)).subnets[0];
   t.same(entry?.skipped, []);
   t.match(entry?.vantage, { nicId: JUMP_NIC, vmId: VM_ID, privateIp: JUMP_IP, how: 'given', effectiveRoutes: { ok: true }, networkWatcherId: WATCHER });
@@ -262,7 +244,7 @@ t.test('--vantage-vm given as a VM id: its NIC in the compute subnet, no walk', 
 });
 
 t.test('--vantage-vm given as a NIC id', async (t) => {
-  const { sim, ctx } = await withOps(t, estate(CROWDED), operations(), { target: { vantageVmId: JUMP_NIC } });
+  const { sim, ctx } = await withSim(t, estate(CROWDED), { operations: operations(), target: { vantageVmId: JUMP_NIC } });
   const entry = (await run(ctx)).subnets[0];
   t.same(entry?.skipped, []);
   t.match(entry?.vantage, { nicId: JUMP_NIC, vmId: VM_ID, how: 'given' });
@@ -270,7 +252,7 @@ t.test('--vantage-vm given as a NIC id', async (t) => {
 });
 
 t.test('--vantage-vm outside the compute subnet: says so and walks the subnet', async (t) => {
-  const { ctx } = await withOps(t, estate(CROWDED), operations(), { faults: [FORBID_MS, FORBID_TEAM], target: { vantageVmId: OTHER_VM_NIC } });
+  const { ctx } = await withSim(t, estate(CROWDED), { operations: operations(), faults: [FORBID_MS, FORBID_TEAM], target: { vantageVmId: OTHER_VM_NIC } });
   const entry = (await run(ctx)).subnets[0];
   t.same(entry?.skipped[0], { id: OTHER_VM_NIC, why: 'not in this subnet' });
   t.match(entry?.vantage, { nicId: JUMP_NIC, how: 'subnet' });
@@ -278,7 +260,7 @@ t.test('--vantage-vm outside the compute subnet: says so and walks the subnet', 
 
 t.test('no readable VM NIC: no vantage, every skip explained, nothing posted', async (t) => {
   const subnet = [ipc(ML_NIC), ipc(ML_NIC_GONE), { id: VMSS_IPC }, ipc(SPARE_NIC), ipc(ST_PE_NIC)];
-  const { sim, ctx } = await withOps(t, estate(subnet), operations(), { faults: [FORBID_MS] });
+  const { sim, ctx } = await withSim(t, estate(subnet), { operations: operations(), faults: [FORBID_MS] });
   const entry = (await run(ctx)).subnets[0];
   t.equal(entry?.vantage, undefined);
   t.same(entry?.skipped, [
@@ -293,7 +275,7 @@ t.test('no readable VM NIC: no vantage, every skip explained, nothing posted', a
 
 t.test('a NIC that no longer exists is skipped as 404', async (t) => {
   const deleted = `${NET}/networkInterfaces/deleted-vm-nic`;
-  const { ctx } = await withOps(t, estate([ipc(deleted), ipc(JUMP_NIC)]), operations());
+  const { ctx } = await withSim(t, estate([ipc(deleted), ipc(JUMP_NIC)]), { operations: operations() });
   const entry = (await run(ctx)).subnets[0];
   t.same(entry?.skipped, [{ id: deleted, why: '404' }]);
   t.match(entry?.vantage, { nicId: JUMP_NIC });
@@ -301,7 +283,7 @@ t.test('a NIC that no longer exists is skipped as 404', async (t) => {
 
 t.test('no Network Watcher in the region: routes and NSGs still read, no next hops', async (t) => {
   const resources = estate(CROWDED).filter((r) => r.id !== WATCHER);
-  const { sim, ctx } = await withOps(t, resources, operations(), { faults: [FORBID_MS, FORBID_TEAM] });
+  const { sim, ctx } = await withSim(t, resources, { operations: operations(), faults: [FORBID_MS, FORBID_TEAM] });
   const v = (await run(ctx)).subnets[0]?.vantage;
   t.match(v, { nicId: JUMP_NIC, effectiveRoutes: { ok: true }, effectiveNsgs: { ok: true }, nextHops: [] });
   t.equal(v?.networkWatcherId, undefined);
@@ -310,7 +292,7 @@ t.test('no Network Watcher in the region: routes and NSGs still read, no next ho
 
 t.test('effective routes that cannot be read fail alone', async (t) => {
   const faults: ScenarioFault[] = [FORBID_MS, FORBID_TEAM, { method: 'POST', path: '/effectiveRouteTable$', status: 400, code: 'NetworkInterfaceNotAttachedToRunningVm', message: 'VM vm-jump is deallocated.' }];
-  const { ctx } = await withOps(t, estate(CROWDED), operations(), { faults });
+  const { ctx } = await withSim(t, estate(CROWDED), { operations: operations(), faults });
   const v = (await run(ctx)).subnets[0]?.vantage;
   t.match(v?.effectiveRoutes, { ok: false, error: { statusCode: 400, code: 'NetworkInterfaceNotAttachedToRunningVm', resourceId: JUMP_NIC } });
   t.match(v?.effectiveNsgs, { ok: true });
@@ -318,7 +300,7 @@ t.test('effective routes that cannot be read fail alone', async (t) => {
 });
 
 t.test('is not attempted when the computes could not be read', async (t) => {
-  const { sim, ctx } = await withOps(t, [], []);
+  const { sim, ctx } = await withSim(t, []);
   const out = await probe.run(ctx, snapshotWith(ctx, { computes: { ok: false, error: { kind: 'forbidden', message: '403' } } }));
   t.match(out, { ok: false, error: { kind: 'skipped' } });
   t.equal(sim.requests.length, 0);
@@ -329,7 +311,7 @@ t.test('next hop destinations fall back to customDnsConfigs; first address of a 
   t.equal(firstAddress('52.239.152.77/22'), '52.239.152.0');
   t.equal(firstAddress('13.66.87.135'), '13.66.87.135');
   t.equal(firstAddress('2603:1030::/48'), undefined);
-  const { ctx } = await withOps(t, [], []);
+  const { ctx } = await withSim(t, []);
   const pe = {
     id: 'pe', name: 'pe', subscriptionId: SUB, resourceGroup: 'rg', connections: [], networkInterfaceIds: [],
     customDnsConfigs: [{ fqdn: 'x.workspace.eastus.api.azureml.ms', ipAddresses: ['10.1.0.4'] }, { fqdn: 'ml-x.eastus.notebooks.azure.net', ipAddresses: ['10.1.0.5'] }],
