@@ -221,8 +221,8 @@ function dnsZoneMissing(): Scenario {
     expect: {
       exitCode: 1,
       verdict: 'cause-found',
-      topFinding: { code: C.zoneMissing, resourceId: e.ids.privateEndpoint as string },
-      alsoFinds: [C.zoneGroupMissing, C.dnsPublic, C.instanceName],
+      topFinding: { code: C.zoneMissing, resourceId: e.ids.privateEndpoint as string, symptoms: [C.zoneGroupMissing, C.dnsPublic] },
+      alsoFinds: [C.instanceName],
       absentCodes: [C.peMissing, C.peNotApproved, C.recordStale, C.zoneNotLinked, C.customDns, C.dnsFailed, C.peering, C.sso],
       flows: { blocked: at('dns', 'dns-wrong-address', ...PE_FLOWS) },
     },
@@ -279,8 +279,8 @@ function dnsRecordMissing(): Scenario {
     expect: {
       exitCode: 1,
       verdict: 'cause-found',
-      topFinding: { code: C.recordMissing, resourceId: e.ids.zones.api as string },
-      alsoFinds: [C.dnsFailed, C.instanceName],
+      topFinding: { code: C.recordMissing, resourceId: e.ids.zones.api as string, symptoms: [C.dnsFailed] },
+      alsoFinds: [C.instanceName],
       absentCodes: [C.peMissing, C.peNotApproved, C.zoneMissing, C.zoneGroupMissing, C.recordStale, C.zoneNotLinked, C.customDns, C.dnsPublic, C.peering, C.sso],
       // The instance names follow the workspace API name into the same NXDOMAIN; cert and notebooks still resolve.
       flows: { blocked: at('dns', 'dns-failed', 'workspace-api', 'instance-name') },
@@ -341,8 +341,8 @@ function zoneNotLinkedHubSpoke(): Scenario {
     expect: {
       exitCode: 1,
       verdict: 'cause-found',
-      topFinding: { code: C.zoneNotLinked, resourceId: e.ids.zones.api as string },
-      alsoFinds: [C.dnsPublic, C.instanceName],
+      topFinding: { code: C.zoneNotLinked, resourceId: e.ids.zones.api as string, symptoms: [C.dnsPublic] },
+      alsoFinds: [C.instanceName],
       absentCodes: [C.peMissing, C.peNotApproved, C.zoneMissing, C.zoneGroupMissing, C.recordMissing, C.recordStale, C.customDns, C.dnsFailed, C.peering, C.sso],
       flows: { blocked: at('dns', 'dns-wrong-address', ...PE_FLOWS) },
     },
@@ -369,8 +369,8 @@ function customDnsNoForwarder(): Scenario {
     expect: {
       exitCode: 1,
       verdict: 'cause-found',
-      topFinding: { code: C.customDns, resourceId: e.ids.computeVnet },
-      alsoFinds: [C.dnsPublic, C.instanceName],
+      topFinding: { code: C.customDns, resourceId: e.ids.computeVnet, symptoms: [C.dnsPublic] },
+      alsoFinds: [C.instanceName],
       absentCodes: [C.peMissing, C.peNotApproved, C.zoneMissing, C.zoneGroupMissing, C.recordMissing, C.recordStale, C.zoneNotLinked, C.dnsFailed, C.peering, C.sso],
       flows: { blocked: at('dns', 'dns-wrong-address', ...PE_FLOWS) },
     },
@@ -398,8 +398,8 @@ function customDnsServerVnetNotLinked(): Scenario {
     expect: {
       exitCode: 1,
       verdict: 'cause-found',
-      topFinding: { code: C.zoneNotLinked, resourceId: e.ids.zones.api as string },
-      alsoFinds: [C.dnsPublic, C.instanceName],
+      topFinding: { code: C.zoneNotLinked, resourceId: e.ids.zones.api as string, symptoms: [C.dnsPublic] },
+      alsoFinds: [C.instanceName],
       absentCodes: [C.peMissing, C.peNotApproved, C.zoneMissing, C.zoneGroupMissing, C.recordMissing, C.recordStale, C.customDns, C.dnsFailed, C.peering, C.sso],
       flows: { blocked: at('dns', 'dns-wrong-address', ...PE_FLOWS) },
     },
@@ -1074,8 +1074,7 @@ function firewallFqdnNetworkRuleWithoutProxy(): Scenario {
       exitCode: 1,
       verdict: 'no-cause-found',
       // The blocked flow's finding carries the FQDN assumption (low confidence); the policy setting itself is certain.
-      topFinding: { code: C.fqdnWithoutProxy, resourceId: e.ids.firewallPolicy as string },
-      alsoFinds: [C.firewallBlocks],
+      topFinding: { code: C.fqdnWithoutProxy, resourceId: e.ids.firewallPolicy as string, symptoms: [C.firewallBlocks] },
       absentCodes: allBut(C.firewallBlocks, C.fqdnWithoutProxy),
       flows: { blocked: at('firewall', 'firewall-no-matching-rule', 'mcr') },
     },
@@ -1223,6 +1222,31 @@ function managedNetworkRuleInactive(): Scenario {
       topFinding: { code: C.managedNetwork, resourceId: e.ids.workspace },
       absentCodes: allBut(C.managedNetwork),
     },
+  });
+}
+
+function healthyManagedNetwork(): Scenario {
+  const e = buildEstate({
+    seed: 'healthy-managed-network',
+    region: 'swedencentral',
+    topology: 'single-vnet',
+    workspace: {
+      name: 'mlw-energy-sec',
+      resourceGroup: 'rg-energy-ml-sec',
+      managedNetwork: { isolationMode: 'AllowInternetOutbound', status: 'Active', inactive: [], fqdnRules: {} },
+    },
+    computeVnet: { name: 'vnet-energy-clients-sec', resourceGroup: 'rg-energy-net-sec', base: '10.57' },
+    privateEndpoint: { name: 'pe-mlw-energy-sec' },
+    zones: { resourceGroup: 'rg-energy-dns-sec' },
+    computes: [instance('ci-lindqvist')],
+  });
+  return toScenario(e, {
+    name: 'healthy-managed-network',
+    title: 'Healthy: managed virtual network provisioned, every required outbound rule Active',
+    description:
+      'A workspace in swedencentral with managed virtual network isolation (allow internet outbound), provisioned, with the required private endpoint rules to its storage, key vault and registry all Active. Users reach the workspace through a private endpoint in the client VNet with linked zones. Nothing is broken.',
+    computeName: 'ci-lindqvist',
+    expect: { exitCode: 0, verdict: 'no-cause-found', absentCodes: ALL_CODES },
   });
 }
 
@@ -1405,6 +1429,7 @@ export function buildScenarios(): Scenario[] {
     registryEndpointPending(),
     imageBuildComputeIsGpu(),
     managedNetworkRuleInactive(),
+    healthyManagedNetwork(),
     healthyForcedTunnelFirewall(),
     healthyHubFirewallNoPublicIp(),
     healthyNatGatewayVantage(),

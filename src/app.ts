@@ -8,7 +8,28 @@ import { TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox';
 import type { Config } from './config.ts';
 import type { DiagnoseFn } from './diagnose.ts';
 import { Problem, registerErrorHandlers } from './errors.ts';
-import { Confidence, CoverageItem, Evidence, Finding, Flow, FlowHop, FlowVerdict, HopKind, HopReason, Remediation, Report, Severity, Tier, VerdictStatus } from './report/schema.ts';
+import accepts from '@fastify/accepts';
+import {
+  ChainStep,
+  Confidence,
+  CoverageItem,
+  Evidence,
+  Finding,
+  Flow,
+  FlowHop,
+  FlowVerdict,
+  HopKind,
+  HopReason,
+  RecheckResult,
+  RecheckStatus,
+  Remediation,
+  Report,
+  Severity,
+  Symptom,
+  Tier,
+  Verdict,
+  VerdictStatus,
+} from './report/schema.ts';
 import { TOOL } from './version.ts';
 import healthz from './routes/healthz.ts';
 import diagnoses from './routes/diagnoses.ts';
@@ -19,7 +40,28 @@ export interface AppOptions {
 }
 
 /** Shared models, in dependency order; each becomes `#/components/schemas/<$id>`. */
-const SHARED_SCHEMAS = [Tier, Severity, Confidence, VerdictStatus, Evidence, Remediation, Finding, FlowVerdict, HopKind, HopReason, FlowHop, Flow, CoverageItem, Report, Problem];
+const SHARED_SCHEMAS = [
+  Tier,
+  Severity,
+  Confidence,
+  VerdictStatus,
+  Evidence,
+  Remediation,
+  Symptom,
+  Finding,
+  FlowVerdict,
+  HopKind,
+  HopReason,
+  FlowHop,
+  Flow,
+  CoverageItem,
+  ChainStep,
+  Verdict,
+  Report,
+  RecheckStatus,
+  RecheckResult,
+  Problem,
+];
 
 /**
  * A copy of `schema` in which nested schemas that carry an `$id` become `{ $ref: <$id> }`, so a model
@@ -55,6 +97,8 @@ export default async function app(fastify: FastifyInstance, opts: AppOptions): P
   });
   for (const schema of SHARED_SCHEMAS) fastify.addSchema(toSharedSchema(schema) as Record<string, unknown>);
   registerErrorHandlers(fastify);
+  // Accept-header negotiation for the report formats (request.accepts()).
+  await fastify.register(accepts);
 
   await fastify.register(healthz);
   await fastify.register(diagnoses, { diagnose: opts.diagnose });

@@ -10,7 +10,16 @@ import type { FlowAnalysis } from '../flows/types.ts';
 import { TOOL } from '../version.ts';
 import { coverageOfSnapshot } from './coverage.ts';
 import { rankFindings, type RankInput } from './rank.ts';
-import type { CoverageItem, Finding, Report } from './schema.ts';
+import type { CoverageItem, Report, Tier } from './schema.ts';
+import { verdictOf } from './verdict.ts';
+
+/** Operator filters (--min-tier, --exclude). */
+export interface ReportOptions {
+  /** Keep findings of this tier or more severe (1 = auth path only). */
+  minTier?: Tier;
+  /** Codes whose rules are not run. */
+  exclude?: readonly string[];
+}
 
 export function docsPath(code: string): string {
   return `docs/rules/${code}.md`;
@@ -37,7 +46,9 @@ export function runRules(snapshot: Snapshot, rules: readonly Rule[], context: Ru
   });
 }
 
-export function buildReport(snapshot: Snapshot, rules: readonly Rule[]): Report {
+export function buildReport(snapshot: Snapshot, allRules: readonly Rule[], options: ReportOptions = {}): Report {
+  const exclude = [...new Set((options.exclude ?? []).map((c) => c.toUpperCase()))].sort();
+  const rules = allRules.filter((r) => !exclude.includes(r.meta.code));
   const { analysis, error } = safeAnalysis(snapshot);
   const outcomes = runRules(snapshot, rules, { flows: analysis });
   const inputs: RankInput[] = [];
@@ -53,8 +64,9 @@ export function buildReport(snapshot: Snapshot, rules: readonly Rule[]): Report 
       ...(hop?.resourceId ? { resourceId: hop.resourceId } : {}),
     });
   }
-  outcomes.forEach(({ rule, results }, order) => {
+  outcomes.forEach(({ rule, results }) => {
     const { meta } = rule;
+    const order = allRules.indexOf(rule);
     let undetermined = 0;
     for (const r of results) {
       if (r.status === 'fail') {
@@ -72,6 +84,7 @@ export function buildReport(snapshot: Snapshot, rules: readonly Rule[]): Report 
           docs: docsPath(meta.code),
           role: meta.role,
           subjects: f.subjects ?? [],
+          ...(meta.absorbs?.length ? { absorbs: meta.absorbs } : {}),
           ...(f.flows?.length ? { flows: [...new Set(f.flows)] } : {}),
           order,
         });
@@ -82,7 +95,9 @@ export function buildReport(snapshot: Snapshot, rules: readonly Rule[]): Report 
     }
     if (undetermined === 0) coverage.push({ item: `${meta.code}: ${meta.title}`, status: 'ok' });
   });
-  const findings = rankFindings(inputs);
+  const ranked = rankFindings(inputs);
+  const findings = options.minTier === undefined ? ranked : ranked.filter((f) => f.tier <= (options.minTier as Tier)).map((f, i) => ({ ...f, rank: i + 1 }));
+  const filters: Report['filters'] = options.minTier !== undefined || exclude.length ? { ...(options.minTier !== undefined ? { minTier: options.minTier } : {}), exclude } : undefined;
   const ws = snapshot.workspace?.ok ? snapshot.workspace.value : undefined;
   return {
     workspace: {
@@ -93,7 +108,23 @@ export function buildReport(snapshot: Snapshot, rules: readonly Rule[]): Report 
     },
     generatedAt: snapshot.collectedAt,
     tool: { name: TOOL.name, version: TOOL.version },
-    verdict: verdictOf(snapshot, findings, coverage, analysis),
+    scope: {
+      subscriptions: snapshot.target.subscriptions,
+      ...(snapshot.target.vantageVmId ? { vantageVmId: snapshot.target.vantageVmId } : {}),
+      cloud: snapshot.target.cloud,
+      dnsServers: snapshot.target.dnsServers,
+    },
+    ...(filters ? { filters } : {}),
+    verdict: verdictOf({
+      ...(snapshot.target.computeName ? { computeName: snapshot.target.computeName } : {}),
+      findings,
+      flows: analysis.flows,
+      coverage,
+      assumptions: analysis.assumptions,
+      managedNetwork: analysis.managedNetwork,
+      ...(filters ? { filters } : {}),
+      ruleFlows: new Map(allRules.map((r) => [r.meta.code, r.meta.flows])),
+    }),
     findings,
     flows: analysis.flows,
     coverage,
@@ -105,48 +136,4 @@ export function exitCodeOf(report: Report): 0 | 1 | 3 {
   if (report.findings.some((f) => f.tier <= 2)) return 1;
   if (report.verdict.status === 'undetermined') return 3;
   return 0;
-}
-
-function verdictOf(snapshot: Snapshot, findings: Finding[], coverage: CoverageItem[], analysis: FlowAnalysis): Report['verdict'] {
-  const gaps = coverage.filter((c) => c.status === 'undetermined');
-  const top = findings[0];
-  const who = snapshot.target.computeName ? `compute ${snapshot.target.computeName}` : 'the workspace computes';
-  const gapText = gaps.length
-    ? ` ${gaps.length} check(s) could not be completed (first: ${gaps[0]?.item} — ${gaps[0]?.reason}).`
-    : '';
-  if (top && top.tier === 1) {
-    const others = findings.length - 1 - (top.explains?.length ?? 0);
-    return {
-      status: 'cause-found',
-      summary:
-        `Most likely cause of the device-login prompt on ${who}: ${top.title} (${top.code}, blamed resource ${nameOf(top.resourceId)}). ` +
-        `${top.explanation} Fix: ${top.remediation.summary}` +
-        (top.explains?.length ? ` This also explains: ${top.explains.join(', ')}.` : '') +
-        (others > 0 ? ` ${others} other finding(s) listed below.` : '') +
-        gapText,
-    };
-  }
-  if (gaps.length) {
-    return {
-      status: 'undetermined',
-      summary:
-        `No cause of the device-login prompt was found in the evidence that could be read, but the diagnosis is incomplete:${gapText} ` +
-        `Grant the identity running aml-netdoctor the Reader role on the scopes named in the coverage section (or pass --subscription for zones kept elsewhere) and run it again.` +
-        (findings.length ? ` Other findings: ${findings.map((f) => f.code).join(', ')}.` : ''),
-    };
-  }
-  const allowed = analysis.flows.filter((f) => f.verdict === 'allowed').length;
-  const path = analysis.managedNetwork
-    ? ' The computes run in the managed virtual network, so compute-subnet routes and NSGs do not apply.'
-    : analysis.flows.length
-      ? ` ${allowed} of ${analysis.flows.length} flows the computes depend on are allowed hop by hop (routes, NSGs, firewall, peering, egress, destination network rules).`
-      : ' No compute subnet was found to trace flows from.';
-  return {
-    status: 'no-cause-found',
-    summary:
-      `The private-link and DNS chain checks out for ${who}: the workspace private endpoint, its DNS zones, records, links and live DNS answers are consistent.` +
-      path +
-      (findings.length ? ` Findings outside the sign-in path: ${findings.map((f) => f.code).join(', ')}.` : '') +
-      (analysis.assumptions.length ? ` Assumptions: ${analysis.assumptions.join('; ')}.` : ''),
-  };
 }

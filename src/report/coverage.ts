@@ -51,7 +51,15 @@ export function coverageOfSnapshot(snapshot: Snapshot): CoverageItem[] {
     for (const e of errors) {
       if (seen.has(e.message)) continue;
       seen.add(e.message);
-      items.push({ item: PROBE_LABEL[id], status: 'undetermined', reason: e.message, ...(e.resourceId ? { resourceId: e.resourceId } : {}) });
+      items.push({
+        item: PROBE_LABEL[id],
+        status: 'undetermined',
+        reason: e.message,
+        probe: id,
+        ...(e.resourceId ? { resourceId: e.resourceId } : {}),
+        ...(e.statusCode !== undefined ? { statusCode: e.statusCode } : {}),
+        ...(e.code ? { errorCode: e.code } : {}),
+      });
     }
   }
   return items;

@@ -27,8 +27,31 @@ export function renderText(report: Report): string {
   out.push(`aml-netdoctor ${report.tool.version} — workspace ${ws.name}${ws.location ? ` (${ws.location})` : ''}${ws.computeName ? `, compute ${ws.computeName}` : ''}`);
   out.push(`  ${ws.id}`);
   out.push('');
-  out.push(`Verdict: ${STATUS[report.verdict.status]}`);
-  out.push(wrap(report.verdict.summary, '  '));
+  const v = report.verdict;
+  out.push(`Verdict: ${STATUS[v.status]}`);
+  out.push(wrap(v.summary, '  '));
+  if (v.chain.length) {
+    out.push('');
+    out.push('  How the prompt comes about:');
+    v.chain.forEach((step, i) => out.push(wrap(`${i === 0 ? '  ' : '→ '}${step.text}${step.resourceId && !step.text.includes(step.resourceId) ? ` (${step.resourceId})` : ''}`, '    ')));
+  }
+  if (v.assumptions.length) {
+    out.push('');
+    out.push('  Assumptions:');
+    for (const a of v.assumptions) out.push(wrap(`- ${a}`, '    '));
+  }
+  if (v.nextSteps.length) {
+    out.push('');
+    out.push('  Next steps:');
+    v.nextSteps.forEach((n, i) => out.push(wrap(`${i + 1}. ${n}`, '    ')));
+  }
+  if (report.filters) {
+    const parts = [
+      ...(report.filters.minTier !== undefined ? [`--min-tier ${report.filters.minTier}`] : []),
+      ...(report.filters.exclude.length ? [`--exclude ${report.filters.exclude.join(',')}`] : []),
+    ];
+    if (parts.length) out.push(`  Filters: ${parts.join(' ')}`);
+  }
   out.push('');
   if (report.findings.length === 0) out.push('Findings: none');
   else out.push(`Findings (${report.findings.length}, most likely cause first):`);
@@ -36,9 +59,12 @@ export function renderText(report: Report): string {
     out.push('');
     out.push(`${f.rank}. [tier ${f.tier} · ${f.severity} · confidence ${f.confidence}] ${f.code}`);
     out.push(wrap(f.title, '   '));
+    out.push(wrap(`Why this rank: ${f.rankReason}`, '   '));
     out.push(`   Resource: ${f.resourceId}`);
     out.push(wrap(f.explanation, '   '));
-    if (f.explains?.length) out.push(`   Explains: ${f.explains.join(', ')}`);
+    for (const sym of f.symptoms ?? []) {
+      out.push(wrap(`Symptom folded in: ${sym.code} — ${sym.explanation}`, '   '));
+    }
     if (f.flows?.length) out.push(`   Breaks flows: ${f.flows.join(', ')}`);
     if (f.evidence.length) {
       out.push('   Evidence:');
@@ -49,7 +75,9 @@ export function renderText(report: Report): string {
     }
     out.push(wrap(`Fix: ${f.remediation.summary}`, '   '));
     for (const c of f.remediation.azCli) out.push(`     $ ${c}`);
-    if (f.remediation.verify) out.push(wrap(`Verify: ${f.remediation.verify}`, '   '));
+    out.push('   Bicep:');
+    for (const line of f.remediation.bicep.trimEnd().split('\n')) out.push(`     ${line}`);
+    out.push(wrap(`Verify: ${f.remediation.verify}`, '   '));
     out.push(`   Docs: ${f.docs}`);
   }
   out.push(...renderFlows(report.flows));

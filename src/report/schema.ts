@@ -34,11 +34,30 @@ export const Remediation = Type.Object(
   {
     summary: Type.String(),
     azCli: Type.Array(Type.String(), { description: 'az CLI commands with the real names filled in, in order.' }),
-    verify: Type.Optional(Type.String({ description: 'How to confirm the fix.' })),
+    bicep: Type.String({ description: 'The same fix as infrastructure as code: a Bicep snippet with the real names filled in (a comment on its first lines names the resource group to deploy it to).' }),
+    verify: Type.String({ description: 'How to confirm the fix: a command to run and what it should print, then `aml-netdoctor recheck`.' }),
   },
   { $id: 'Remediation', additionalProperties: false },
 );
 export type Remediation = Static<typeof Remediation>;
+
+export const Symptom = Type.Object(
+  {
+    code: Type.String({ description: 'Code of the folded finding.' }),
+    title: Type.String(),
+    resourceId: Type.String(),
+    confidence: Confidence,
+    explanation: Type.String(),
+    evidence: Type.Array(Evidence),
+    flows: Type.Optional(Type.Array(Type.String())),
+  },
+  {
+    $id: 'Symptom',
+    additionalProperties: false,
+    description: 'A finding folded into the root cause that explains it (an observed DNS answer, or a consequence such as a record missing because its zone is missing). It is evidence of the cause, not a separate finding.',
+  },
+);
+export type Symptom = Static<typeof Symptom>;
 
 export const Finding = Type.Object(
   {
@@ -53,7 +72,8 @@ export const Finding = Type.Object(
     remediation: Remediation,
     docs: Type.String({ description: 'Path of the rule documentation page.' }),
     rank: Type.Integer({ minimum: 1, description: '1 = most likely cause of the device-login prompt.' }),
-    explains: Type.Optional(Type.Array(Type.String(), { description: 'Codes of symptom findings this finding explains.' })),
+    rankReason: Type.String({ description: 'Why this finding has its rank, in one line (tier, confidence, what it absorbs).' }),
+    symptoms: Type.Optional(Type.Array(Symptom, { description: 'Findings this root cause explains, folded into it.' })),
     flows: Type.Optional(Type.Array(Type.String(), { description: 'Ids of the flows this finding breaks.' })),
   },
   { $id: 'Finding', additionalProperties: false },
@@ -132,6 +152,9 @@ export const CoverageItem = Type.Object(
     status: Type.Enum(['ok', 'undetermined']),
     reason: Type.Optional(Type.String()),
     resourceId: Type.Optional(Type.String()),
+    probe: Type.Optional(Type.String({ description: 'The probe whose read failed (workspace, networks, privateDnsZones, vantage, …).' })),
+    statusCode: Type.Optional(Type.Integer({ description: 'HTTP status of the failed read (403: the identity may not read it).' })),
+    errorCode: Type.Optional(Type.String({ description: 'ARM error code of the failed read, e.g. AuthorizationFailed.' })),
   },
   { $id: 'CoverageItem', additionalProperties: false },
 );
@@ -139,6 +162,29 @@ export type CoverageItem = Static<typeof CoverageItem>;
 
 export const VerdictStatus = Type.Enum(['cause-found', 'no-cause-found', 'undetermined'], { $id: 'VerdictStatus' });
 export type VerdictStatus = Static<typeof VerdictStatus>;
+
+export const ChainStep = Type.Object(
+  {
+    kind: Type.Enum(['compute', 'name', 'address', 'route', 'rule', 'result']),
+    text: Type.String({ description: 'This link of the chain in words, e.g. "resolves to 20.43.1.5 (public)".' }),
+    name: Type.Optional(Type.String({ description: 'Name of the resource at this link.' })),
+    resourceId: Type.Optional(Type.String({ description: 'ARM id of the resource at this link.' })),
+  },
+  { $id: 'ChainStep', additionalProperties: false },
+);
+export type ChainStep = Static<typeof ChainStep>;
+
+export const Verdict = Type.Object(
+  {
+    status: VerdictStatus,
+    summary: Type.String({ description: 'The answer in one paragraph: the chain from the compute to the device-login prompt, the fix, and what could not be checked.' }),
+    chain: Type.Array(ChainStep, { description: 'compute -> name -> address -> route -> rule -> result, for the top finding (empty when no cause was found).' }),
+    assumptions: Type.Array(Type.String(), { description: 'What the diagnosis assumed, e.g. "routes computed from configuration: no readable VM in the subnet".' }),
+    nextSteps: Type.Array(Type.String(), { description: 'What to do next: the fix to apply, or what to check and which read to grant when evidence is missing.' }),
+  },
+  { $id: 'Verdict', additionalProperties: false },
+);
+export type Verdict = Static<typeof Verdict>;
 
 export const Report = Type.Object(
   {
@@ -150,10 +196,25 @@ export const Report = Type.Object(
     }),
     generatedAt: Type.String({ format: 'date-time' }),
     tool: Type.Object({ name: Type.String(), version: Type.String() }),
-    verdict: Type.Object({
-      status: VerdictStatus,
-      summary: Type.String(),
-    }),
+    scope: Type.Object(
+      {
+        subscriptions: Type.Array(Type.String(), { description: 'Extra subscriptions searched (hub, DNS).' }),
+        vantageVmId: Type.Optional(Type.String({ description: 'The VM or NIC asked for as vantage.' })),
+        cloud: Type.Optional(Type.String({ description: 'The Azure cloud diagnosed (AzureCloud, AzureUSGovernment, AzureChinaCloud).' })),
+        dnsServers: Type.Optional(Type.Array(Type.String(), { description: 'The resolvers live DNS was asked through (empty: the system resolver).' })),
+      },
+      { additionalProperties: false, description: 'What the diagnosis was asked to look at beyond the workspace; recheck repeats it.' },
+    ),
+    filters: Type.Optional(
+      Type.Object(
+        {
+          minTier: Type.Optional(Tier),
+          exclude: Type.Array(Type.String()),
+        },
+        { additionalProperties: false, description: 'Operator filters applied (--min-tier, --exclude): findings they removed are not in this report.' },
+      ),
+    ),
+    verdict: Verdict,
     findings: Type.Array(Finding, { description: 'Ordered by rank: tier first, then confidence, causes before their symptoms.' }),
     flows: Type.Array(Flow, { description: 'Every flow the computes depend on, traced hop by hop from each compute subnet.' }),
     coverage: Type.Array(CoverageItem),
@@ -161,3 +222,37 @@ export const Report = Type.Object(
   { $id: 'Report', additionalProperties: false },
 );
 export type Report = Static<typeof Report>;
+
+export const RecheckStatus = Type.Enum(['fixed', 'still-failing', 'undetermined'], {
+  $id: 'RecheckStatus',
+  description: 'fixed: the rule now passes for the blamed resource; still-failing: it fails again; undetermined: the evidence could not be read again (never counted as fixed).',
+});
+export type RecheckStatus = Static<typeof RecheckStatus>;
+
+export const RecheckResult = Type.Object(
+  {
+    workspace: Type.Object({ id: Type.String(), name: Type.String() }),
+    generatedAt: Type.String({ format: 'date-time' }),
+    previousGeneratedAt: Type.String({ format: 'date-time', description: 'When the report being rechecked was made.' }),
+    tool: Type.Object({ name: Type.String(), version: Type.String() }),
+    probes: Type.Array(Type.String(), { description: 'The probes run again (those behind the findings, and what they need).' }),
+    findings: Type.Array(
+      Type.Object(
+        {
+          code: Type.String(),
+          resourceId: Type.String(),
+          title: Type.String(),
+          tier: Tier,
+          previousRank: Type.Integer({ minimum: 1 }),
+          status: RecheckStatus,
+          detail: Type.String({ description: 'Why: the rule result for the blamed resource now.' }),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    newFindings: Type.Array(Finding, { description: 'Findings of the rechecked rules that the report did not have (a fix can move the break).' }),
+    summary: Type.String(),
+  },
+  { $id: 'RecheckResult', additionalProperties: false },
+);
+export type RecheckResult = Static<typeof RecheckResult>;

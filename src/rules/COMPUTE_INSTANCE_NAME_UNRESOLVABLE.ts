@@ -28,6 +28,7 @@ import {
   type WorkspaceScope,
 } from './support.ts';
 import { AZURE_DNS_IP, blamedZone, linkNameFor, nslookupCommand, workspaceApiIps } from './support-dns.ts';
+import { bicepResource, bicepSnippet } from './support-bicep.ts';
 
 const CODE = 'COMPUTE_INSTANCE_NAME_UNRESOLVABLE';
 
@@ -99,23 +100,31 @@ function remediation(s: Snapshot, scope: WorkspaceScope, ci: ComputeObs, apiIps:
   const ip = apiIps[0] as string;
   const hosts = `Fallback on a single client: add "${ip} ${names.join(' ')}" to its hosts file (/etc/hosts, or C:\\Windows\\System32\\drivers\\etc\\hosts).`;
   const resolvers = [...new Set(all.map((l) => l.resolver))].sort();
-  const verify = `${(resolvers.length ? resolvers : ['system']).flatMap((r) => names.map((n) => nslookupCommand(n, r))).join('; ')} answer ${ip}.`;
+  const verify = `From a client in the VNet: ${(resolvers.length ? resolvers : ['system']).flatMap((r) => names.map((n) => nslookupCommand(n, r))).join('; ')} must each answer ${ip}; then run aml-netdoctor recheck <report.json>.`;
   const suffixes = listText(scope.cloud.instanceSuffixes);
 
   // Which VNet's resolver clients of this instance use (the instance's own VNet view).
   const vnet = ci.subnetId ? vnetById(s, vnetIdOfSubnet(ci.subnetId)) : undefined;
   const view = vnet && !isUnknown(vnet) ? resolverOf(s, vnet) : undefined;
   if (view?.kind === 'custom-dns-elsewhere') {
+    const records = names.map((n) => `${n} -> ${ip}`).join(', ');
+    const note = [
+      `Nothing to deploy: clients in ${view.vnet.name} resolve through custom DNS ${listText(view.dnsServers)} outside Azure, which Bicep does not configure.`,
+      `On that DNS server create A records ${records} (or zones for ${suffixes} holding them).`,
+      'Private DNS zones in Azure answer only resolvers inside Azure (168.63.129.16 from a linked VNet), so they help only if that server forwards these names into Azure.',
+    ];
     return {
-      summary: `Clients in ${view.vnet.name} resolve through custom DNS ${listText(view.dnsServers)} outside Azure: on that DNS server create A records ${names.map((n) => `${n} -> ${ip}`).join(', ')} (or zones for ${suffixes} holding them). ${hosts}`,
+      summary: `Clients in ${view.vnet.name} resolve through custom DNS ${listText(view.dnsServers)} outside Azure: on that DNS server create A records ${records} (or zones for ${suffixes} holding them). ${hosts}`,
       azCli: [],
+      bicep: bicepSnippet(ci.id, [], note.join('\n')),
       verify,
     };
   }
   const linkVnet = view ? resolverVnet(view) : undefined;
   const linkVnetId = linkVnet?.id ?? '<id of the VNet whose DNS the clients use>';
   const linkName = linkNameFor(linkVnet?.name ?? 'clients');
-  const home = zoneHome(s, scope);
+  const homeId = zoneHomeId(s, scope);
+  const home = azParts(homeId);
   const where = `--subscription ${home.subscription} -g ${home.resourceGroup}`;
   // One private zone per name keeps every other instance's name (other workspaces, other regions) resolving publicly.
   const azCli = names.flatMap((n) => [
@@ -130,18 +139,41 @@ function remediation(s: Snapshot, scope: WorkspaceScope, ci: ComputeObs, apiIps:
   return {
     summary: `Create a private DNS zone per instance name with an apex A record to the workspace private endpoint's API IP ${ip}, linked to ${linkVnet?.name ?? 'the VNet whose DNS the clients use'} (registration disabled); a zone per name leaves other instances' names alone.${custom} ${hosts}`,
     azCli,
+    bicep: zonesBicep(homeId, names, ip, linkName, linkVnetId, custom.trim()),
     verify,
   };
 }
 
-/** Put the instance zones beside the workspace's privatelink API zone, else in the workspace resource group. */
-function zoneHome(s: Snapshot, scope: WorkspaceScope): { subscription: string; resourceGroup: string } {
+/** A private zone per instance name, its apex A record to the workspace API IP, and its link to the clients' resolver VNet. */
+function zonesBicep(homeId: string, names: string[], ip: string, linkName: string, linkVnetId: string, customNote: string): string {
+  const declarations = names.flatMap((n, i) => {
+    const zone = `zone${i + 1}`;
+    return [
+      bicepResource({ symbol: zone, type: 'Microsoft.Network/privateDnsZones', name: n, body: { location: 'global' } }),
+      bicepResource({ symbol: `${zone}Apex`, type: 'Microsoft.Network/privateDnsZones/A', name: '@', parent: zone, body: { properties: { ttl: 3600, aRecords: [{ ipv4Address: ip }] } } }),
+      bicepResource({
+        symbol: `${zone}Link`,
+        type: 'Microsoft.Network/privateDnsZones/virtualNetworkLinks',
+        name: linkName,
+        parent: zone,
+        body: { location: 'global', properties: { registrationEnabled: false, virtualNetwork: { id: linkVnetId } } },
+      }),
+    ];
+  });
+  const note = [
+    "No privatelink zone exists for compute instance names: one zone per name, each with an apex A record to the workspace private endpoint's API IP, leaves other instances' names resolving publicly.",
+    ...(customNote ? [customNote] : []),
+  ];
+  return bicepSnippet(homeId, declarations, note.join('\n'));
+}
+
+/** Put the instance zones beside the workspace's privatelink API zone, else in the workspace resource group (an id in that group). */
+function zoneHomeId(s: Snapshot, scope: WorkspaceScope): string {
   if (s.privateDnsZones?.ok) {
     const z = blamedZone(zonesNamed(s.privateDnsZones.value, `privatelink.${scope.cloud.apiSuffix}`), scope.endpoints);
-    if (z) return azParts(z.id);
+    if (z) return z.id;
   }
-  const ws = scope.ws;
-  return { subscription: ws.subscriptionId, resourceGroup: ws.resourceGroup };
+  return scope.ws.id;
 }
 
 export const rule = {
@@ -158,6 +190,9 @@ export const rule = {
       'These names are how clients (studio in a browser, VS Code, Jupyter, SSH via az ml compute connect-ssh) reach the compute instance. This does not itself cause the device-login prompt on the compute, which comes from the workspace API and cert names; it keeps users in the VNet from opening the instance.',
     resolution:
       "Create A records for both instance names pointing to the workspace private endpoint's API IP: private DNS zones linked to the VNet whose resolver the clients use, records on the custom DNS server (or forwarders for instances.azureml.ms and instances.ml.azure.ms to it), or a hosts-file entry on a single client.",
+    verification:
+      "From a client in the VNet (or the compute), resolve both instance names through the resolver the clients use: each must answer the workspace private endpoint's API IP. Then run aml-netdoctor recheck on the report.",
+    needs: ['workspace', 'privateEndpoints', 'computes', 'dns', 'networks', 'privateDnsZones'],
     references: ['S1', 'S3', 'S24', 'https://learn.microsoft.com/azure/machine-learning/how-to-custom-dns', 'https://learn.microsoft.com/azure/machine-learning/how-to-access-azureml-behind-firewall'],
   },
   check,

@@ -6,6 +6,7 @@ import type { ComputeObs, Snapshot } from '../model/snapshot.ts';
 import type { FindingDraft, Rule, RuleResult } from './rule.ts';
 import { azParts, undetermined, unknownFrom } from './support.ts';
 import { tryParseArmId } from '../model/arm-id.ts';
+import { bicepResource, bicepSnippet, raw, type BicepValue } from './support-bicep.ts';
 
 const CODE = 'COMPUTE_SSO_DISABLED';
 
@@ -28,6 +29,7 @@ function finding(c: ComputeObs): FindingDraft {
   const parsed = tryParseArmId(c.id);
   const p = azParts(c.id);
   const workspace = parsed?.names[0] ?? '<workspace>';
+  const enableCommand = `az ml compute enable-sso --subscription ${p.subscription} -g ${p.resourceGroup} -w ${workspace} -n ${c.name}`;
   return {
     resourceId: c.id,
     confidence: 'medium',
@@ -39,11 +41,49 @@ function finding(c: ComputeObs): FindingDraft {
     remediation: {
       summary:
         `The user assigned to ${c.name} enables single sign-on, either in Azure ML studio (Compute > ${c.name} > Details, turn on single sign-on) or with the ml CLI extension's preview command below (needs Microsoft.MachineLearningServices/workspaces/computes/enableSso/action, no write permission on the compute).`,
-      azCli: [`az ml compute enable-sso --subscription ${p.subscription} -g ${p.resourceGroup} -w ${workspace} -n ${c.name}`],
-      verify: `az resource show --ids ${c.id} --query properties.properties.enableSSO prints true; then restart the notebook kernel on ${c.name} and retry.`,
+      azCli: [enableCommand],
+      bicep: computeBicep(c, workspace, enableCommand),
+      verify: `az resource show --ids ${c.id} --query properties.properties.enableSSO must print true; restart the notebook kernel on ${c.name} and retry, then run aml-netdoctor recheck <report.json>.`,
     },
     subjects: [`compute:${c.name.toLowerCase()}`],
   };
+}
+
+/**
+ * The instance declared with single sign-on on, for templates that create it. On the existing
+ * instance the documented way is the enableSso action by its assigned user (facts §7 / F#18), so the
+ * snippet's comment says to run that.
+ */
+function computeBicep(c: ComputeObs, workspace: string, enableCommand: string): string {
+  const instance: { [key: string]: BicepValue | undefined } = {
+    vmSize: c.vmSize,
+    subnet: c.subnetId ? { id: c.subnetId } : undefined,
+    enableNodePublicIp: c.enableNodePublicIp,
+    enableSSO: true,
+  };
+  const note = [
+    `Compute instance ${c.name} as your template should declare it, with single sign-on on.`,
+    'On the existing instance, the documented way to turn single sign-on on is the enableSso action by the',
+    'user it is assigned to (Microsoft.MachineLearningServices/workspaces/computes/enableSso/action):',
+    `  ${enableCommand}`,
+    'Azure ML disables SSO at creation when an admin creates the instance on behalf of a user with a setup',
+    'script or custom application, even with enableSSO true here; the assigned user then enables it as above.',
+    'Keep the assigned user, setup scripts and other settings from your own template (aml-netdoctor does not read them).',
+  ];
+  return bicepSnippet(
+    c.id,
+    [
+      bicepResource({ symbol: 'workspace', type: 'Microsoft.MachineLearningServices/workspaces', name: workspace, existing: true }),
+      bicepResource({
+        symbol: 'computeInstance',
+        type: 'Microsoft.MachineLearningServices/workspaces/computes',
+        name: c.name,
+        parent: 'workspace',
+        body: { location: c.location ?? raw('workspace.location'), properties: { computeType: 'ComputeInstance', properties: instance } },
+      }),
+    ],
+    note.join('\n'),
+  );
 }
 
 export const rule = {
@@ -61,6 +101,9 @@ export const rule = {
       "Without single sign-on the instance does not carry the assigned user's sign-in, so SDK code relying on it can end at the device-login prompt. The effect on managed-identity token minting is not documented (inferred risk), so this ranks below network causes.",
     resolution:
       'The assigned user enables single sign-on on the compute instance, in studio or with az ml compute enable-sso.',
+    verification:
+      "Show the compute instance's properties.properties.enableSSO: it must be true. Restart the notebook kernel and retry, then run aml-netdoctor recheck on the report.",
+    needs: ['computes'],
     references: ['F#18', 'S20', 'S35', 'https://learn.microsoft.com/azure/machine-learning/how-to-create-compute-instance'],
   },
   check,

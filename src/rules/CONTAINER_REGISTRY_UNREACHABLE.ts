@@ -5,7 +5,7 @@
  */
 import { analyzeFlows } from '../flows/analyze.ts';
 import type { DependencyObs, Snapshot } from '../model/snapshot.ts';
-import type { Rule, RuleContext, RuleResult } from './rule.ts';
+import { FLOW_NEEDS, type Rule, type RuleContext, type RuleResult } from './rule.ts';
 import { azScope } from './support.ts';
 import { REGISTRY, judgeDependencyNetwork, type DependencyProblem } from './support-dependencies.ts';
 
@@ -18,6 +18,8 @@ function skuProblem(d: DependencyObs): DependencyProblem | undefined {
     evidence: [{ resourceId: d.id, property: 'sku.name', observed: d.sku, expected: 'Premium' }],
     summary: `Move ${d.name} to the Premium SKU (private endpoints and network rules need it).`,
     azCli: [`az acr update ${azScope(d.id)} -n ${d.name} --sku Premium`],
+    edit: { sku: 'Premium' },
+    check: { query: 'sku.name', prints: 'Premium' },
   };
 }
 
@@ -27,8 +29,6 @@ function check(s: Snapshot, context?: RuleContext): RuleResult[] {
     problem: skuProblem,
     breaks:
       'Computes cannot pull environment images from the registry (and image builds cannot push to it), so jobs and deployments fail while preparing the image; this breaks jobs, not sign-in itself.',
-    verify: (d) =>
-      `az acr show --ids ${d.id} --query "{sku: sku.name, public: publicNetworkAccess, rules: networkRuleSet}" and az network private-endpoint-connection list --id ${d.id} --query "[].{endpoint: properties.privateEndpoint.id, status: properties.privateLinkServiceConnectionState.status}" show Premium and an Approved endpoint; from a VM in the compute subnet, nslookup ${d.name}.azurecr.io returns the endpoint's private IP.`,
   });
 }
 
@@ -46,6 +46,9 @@ export const rule = {
       'Computes cannot pull the environment images jobs run in, and image builds cannot push them, so jobs and deployments fail while preparing the environment. This breaks jobs; it does not by itself cause the device-login prompt.',
     resolution:
       'Move the registry to Premium (`az acr update --sku Premium`) and create a registry private endpoint (with a DNS zone group for privatelink.azurecr.io in the public cloud) in the compute VNet or a VNet peered with it; approve a pending endpoint connection. Then make sure image builds run on a CPU compute cluster in the VNet (IMAGE_BUILD_COMPUTE_MISSING).',
+    verification:
+      '`az acr show --ids <registry id>` shows sku.name Premium and the new registry private endpoint connection as Approved (privateEndpointConnections[].privateLinkServiceConnectionState.status); from the compute, nslookup <registry>.azurecr.io returns the private endpoint address. Then `aml-netdoctor recheck` the report and run a job with a custom environment.',
+    needs: FLOW_NEEDS,
     references: [
       'F#23',
       'S16',

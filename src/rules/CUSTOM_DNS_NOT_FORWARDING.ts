@@ -36,7 +36,9 @@ import {
   type WorkspaceScope,
   type ZoneEntry,
 } from './support.ts';
-import { AZURE_DNS_IP, blamedZone, expectedIps, forwardedZones, linkWorks, nslookupCommand, workspaceDnsNames } from './support-dns.ts';
+import { AZURE_DNS_IP, blamedZone, expectedIps, forwardedZones, linkNameFor, linkWorks, nslookupCommand, workspaceDnsNames } from './support-dns.ts';
+import { bicepResource, raw } from './support-bicep.ts';
+import { RECHECK, bicepFiles } from './support-endpoints.ts';
 
 const CODE = 'CUSTOM_DNS_NOT_FORWARDING';
 
@@ -237,7 +239,7 @@ function remediation(s: Snapshot, scope: WorkspaceScope, vnet: VnetObs, view: Re
   const zoneName = `privatelink.${scope.cloud.apiSuffix}`;
   const servers = vnet.dnsServers;
   const verifyName = wrong[0]?.name ?? '';
-  const verify = `From the compute, ${nslookupCommand(verifyName, servers[0] ?? 'system')} answers ${listText(wrong[0]?.expected ?? [])}; the device-login prompt no longer appears.`;
+  const verify = `From the compute, ${nslookupCommand(verifyName, servers[0] ?? 'system')} answers ${listText(wrong[0]?.expected ?? [])} (the private endpoint), and the device-login prompt no longer appears; ${RECHECK}`;
   const recipes =
     `Windows DNS: Add-DnsServerConditionalForwarderZone -Name ${zones[0]} -MasterServers ${AZURE_DNS_IP} (repeat per zone); ` +
     `BIND: zone "${zones[0]}" { type forward; forward only; forwarders { ${AZURE_DNS_IP}; }; }; (repeat per zone).`;
@@ -251,6 +253,17 @@ function remediation(s: Snapshot, scope: WorkspaceScope, vnet: VnetObs, view: Re
         `az network vnet show --ids ${vnet.id} --query dhcpOptions.dnsServers`,
         `az network private-dns link vnet list ${azScope(azure.zone.id)} -z ${zoneName} --query "[].{name:name, vnet:virtualNetwork.id, state:virtualNetworkLinkState}" -o table`,
       ],
+      bicep: resolverBicep({
+        host: view.dnsVnet,
+        deployTo: view.dnsVnet.id,
+        location: view.dnsVnet.location ?? scope.ws.location,
+        computeVnet: vnet,
+        zones,
+        note:
+          `The fix is on the DNS server ${view.dnsServer} itself: conditional forwarders for ${listText(zones)} to ${AZURE_DNS_IP} (Windows DNS or BIND, see the summary). Bicep cannot configure a DNS server's own zones.\n` +
+          `Declared below, the Azure-managed alternative: an Azure DNS Private Resolver in ${view.dnsVnet.name} (linked to ${zoneName}) whose inbound endpoint answers these zones from the private zones, ` +
+          `and a forwarding ruleset that sends them there for ${vnet.name} once ${vnet.name} uses Azure-provided DNS instead of ${listText(servers)} (forward your own domains to ${listText(servers)} with more rules).`,
+      }),
       verify,
     };
   }
@@ -272,8 +285,75 @@ function remediation(s: Snapshot, scope: WorkspaceScope, vnet: VnetObs, view: Re
       `az dns-resolver inbound-endpoint create ${scopeArgs} --dns-resolver-name ${resolverName} -n inbound --location ${location} --ip-configurations '[{"private-ip-allocation-method":"Dynamic","id":"${vnetId}/subnets/snet-dns-inbound"}]'`,
       `az dns-resolver inbound-endpoint show ${scopeArgs} --dns-resolver-name ${resolverName} -n inbound --query "ipConfigurations[0].privateIpAddress" -o tsv`,
     ],
+    bicep: resolverBicep({
+      host: linkedVnet,
+      deployTo: linkedVnet?.id ?? azure.zone.id,
+      location,
+      computeVnet: vnet,
+      zones,
+      note:
+        `The fix is on the DNS server ${listText(servers)} itself: conditional forwarders for ${listText(zones)} to the inbound endpoint's IP declared below (Windows DNS or BIND, see the summary). Bicep cannot configure a DNS server outside Azure.\n` +
+        `Declared below: an Azure DNS Private Resolver in ${host.name} (linked to the private DNS zones) with the inbound endpoint to forward to, ` +
+        `and a forwarding ruleset that sends these zones there for ${vnet.name} once ${vnet.name} uses Azure-provided DNS instead of ${listText(servers)} (forward your own domains to ${listText(servers)} with more rules).`,
+    }),
     verify,
   };
+}
+
+/**
+ * An Azure DNS Private Resolver in `host` (a VNet linked to the private zones): delegated subnets,
+ * inbound endpoint (what DNS servers forward the zones to), outbound endpoint, and a forwarding
+ * ruleset whose rules send the zones to the inbound endpoint, linked to the compute VNet (a ruleset
+ * applies to VNets that use Azure-provided DNS; never to the host itself, which would loop).
+ */
+function resolverBicep(o: { host: VnetObs | undefined; deployTo: string; location: string; computeVnet: VnetObs; zones: string[]; note: string }): string {
+  const hostName = o.host?.name ?? '<vnet linked to the private DNS zones>';
+  const prefixes = o.host?.addressPrefixes.join(', ') || 'the VNet';
+  const delegated = (name: string, after?: string) =>
+    bicepResource({
+      symbol: `${name}Subnet`,
+      type: 'Microsoft.Network/virtualNetworks/subnets',
+      name: `snet-dns-${name}`,
+      parent: 'hostVnet',
+      body: {
+        ...(after ? { dependsOn: [raw(after)] } : {}),
+        properties: { addressPrefix: `<free /28 in ${prefixes}>`, delegations: [{ name: 'Microsoft.Network.dnsResolvers', properties: { serviceName: 'Microsoft.Network/dnsResolvers' } }] },
+      },
+    });
+  const declarations = [
+    bicepResource({ symbol: 'hostVnet', type: 'Microsoft.Network/virtualNetworks', name: hostName, existing: true }),
+    delegated('inbound'),
+    // Subnets of one VNet are written one at a time.
+    delegated('outbound', 'inboundSubnet'),
+    bicepResource({ symbol: 'resolver', type: 'Microsoft.Network/dnsResolvers', name: `dnspr-${hostName}`, body: { location: o.location, properties: { virtualNetwork: { id: raw('hostVnet.id') } } } }),
+    bicepResource({
+      symbol: 'inbound',
+      type: 'Microsoft.Network/dnsResolvers/inboundEndpoints',
+      name: 'inbound',
+      parent: 'resolver',
+      body: { location: o.location, properties: { ipConfigurations: [{ privateIpAllocationMethod: 'Dynamic', subnet: { id: raw('inboundSubnet.id') } }] } },
+    }),
+    bicepResource({ symbol: 'outbound', type: 'Microsoft.Network/dnsResolvers/outboundEndpoints', name: 'outbound', parent: 'resolver', body: { location: o.location, properties: { subnet: { id: raw('outboundSubnet.id') } } } }),
+    bicepResource({ symbol: 'ruleset', type: 'Microsoft.Network/dnsForwardingRulesets', name: `dnsrs-${hostName}`, body: { location: o.location, properties: { dnsResolverOutboundEndpoints: [{ id: raw('outbound.id') }] } } }),
+    ...o.zones.map((zone, i) =>
+      bicepResource({
+        symbol: `rule${i + 1}`,
+        type: 'Microsoft.Network/dnsForwardingRulesets/forwardingRules',
+        name: zone.replace(/[^A-Za-z0-9_-]/g, '-'),
+        parent: 'ruleset',
+        body: { properties: { domainName: `${zone}.`, forwardingRuleState: 'Enabled', targetDnsServers: [{ ipAddress: raw('inbound.properties.ipConfigurations[0].privateIpAddress'), port: 53 }] } },
+      }),
+    ),
+  ];
+  if (!o.host || !sameId(o.host.id, o.computeVnet.id)) {
+    declarations.push(
+      bicepResource({ symbol: 'rulesetLink', type: 'Microsoft.Network/dnsForwardingRulesets/virtualNetworkLinks', name: linkNameFor(o.computeVnet.name), parent: 'ruleset', body: { properties: { virtualNetwork: { id: o.computeVnet.id } } } }),
+    );
+  }
+  return bicepFiles(
+    declarations.map((declaration) => ({ deployTo: o.deployTo, declaration })),
+    `${o.note}\nFill in two free /28 ranges of ${hostName} for the resolver subnets.`,
+  );
 }
 
 /** A VNet the serving zone is linked to, preferring the one holding the workspace private endpoint. */
@@ -297,6 +377,9 @@ export const rule = {
       "The compute VNet uses custom DNS servers, and through them the workspace API and cert names do not resolve to the workspace private endpoint, although the private DNS zone holds the correct records and is linked to the DNS server's VNet (when that VNet is known). The DNS server answers the names itself instead of forwarding the Azure ML zones to Azure DNS (168.63.129.16) from a VNet linked to the private zones.",
     impact:
       "The compute resolves the workspace names to the public address (or not at all), which refuses traffic when public network access is disabled. The compute instance's token broker (managed-identity) call to the workspace and cert endpoints fails, and the SDK falls back to the device-login prompt.",
+    verification:
+      "From the compute (or with nslookup against the custom DNS server), the workspace API and cert names answer the private endpoint's IP, and the compute no longer shows the device-login prompt. Then run aml-netdoctor recheck on the report.",
+    needs: ['workspace', 'computes', 'privateEndpoints', 'networks', 'privateDnsZones', 'dns'],
     resolution:
       'On the custom DNS server, add conditional forwarders for api.azureml.ms, notebooks.azure.net, instances.azureml.ms, instances.ml.azure.ms, aznbcontent.net and inference.ml.azure.com (sovereign clouds: their own spellings) to 168.63.129.16; the server must sit in a VNet linked to the private DNS zones. A DNS server outside Azure forwards instead to a DNS server or an Azure DNS Private Resolver inbound endpoint in such a VNet.',
     references: [

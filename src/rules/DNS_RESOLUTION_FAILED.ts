@@ -6,7 +6,7 @@
 import type { DnsLookupObs, Snapshot } from '../model/snapshot.ts';
 import type { Rule, RuleResult } from './rule.ts';
 import { answerVia, listText, workspaceScope, zoneOfName, type WorkspaceScope } from './support.ts';
-import { expectedIps, isFailedLookup, judgeWorkspaceNames, nameImpact, otherAnswersText, symptomFinding, type NameObservation } from './support-dns.ts';
+import { expectedIps, isFailedLookup, judgeWorkspaceNames, nameImpact, otherAnswersText, symptomBicep, symptomFinding, type NameObservation } from './support-dns.ts';
 
 const CODE = 'DNS_RESOLUTION_FAILED';
 
@@ -61,6 +61,7 @@ function judge(s: Snapshot, scope: WorkspaceScope, o: NameObservation): RuleResu
         `Find the cause behind this failure (other findings in this report name it when the configuration shows it). ` +
         typical(['nxdomain', 'nodata'], `the A record for this name missing from the private DNS zone ${zone} that the resolver's VNet is linked to, or a custom DNS server holding a zone of its own for the name.`) +
         typical(['servfail', 'refused', 'timeout'], 'a DNS server that is unreachable or fails, or a conditional forwarder pointing at one (on-premises servers cannot reach 168.63.129.16: they must forward to a DNS server or Private Resolver inbound endpoint inside a VNet linked to the zones).'),
+      bicep: symptomBicep(s, scope, o, 'failed'),
     }),
   };
 }
@@ -74,11 +75,14 @@ export const rule = {
     role: 'symptom',
     flows: ['workspace-api', 'workspace-cert', 'notebooks'],
     description:
-      'Observed live: a workspace API, cert or notebooks name got NXDOMAIN, NODATA, SERVFAIL, REFUSED or a timeout through a resolver. It is a symptom: a private zone linked to the resolver without the A record, a custom DNS server with a wrong zone or forwarder, or an unreachable DNS server; the report ranks this finding after the cause that explains it.',
+      'Observed live: a workspace API, cert or notebooks name got NXDOMAIN, NODATA, SERVFAIL, REFUSED or a timeout through a resolver. It is a symptom: a private zone linked to the resolver without the A record, a custom DNS server with a wrong zone or forwarder, or an unreachable DNS server; the report folds this finding into the cause finding that shares its name or zone (listed among the symptoms of that finding).',
     impact:
       "Without an address the compute cannot reach the workspace at all. The compute instance's token broker (managed-identity) call to the workspace and cert endpoints fails, and the SDK falls back to the device-login prompt.",
     resolution:
-      'Fix the cause the report ranks above this finding (record, zone link, forwarder or DNS server reachability), then confirm with nslookup from the compute that the name answers with the private endpoint IP.',
+      'Fix the cause this finding is folded into (record, zone link, forwarder or DNS server reachability; when the report found none, the one the explanation points to), then confirm with nslookup from the compute that the name answers with the private endpoint IP.',
+    verification:
+      "From the compute (or a client using the same resolver), nslookup of the name answers the workspace private endpoint's IP instead of NXDOMAIN, SERVFAIL or a timeout. Then run aml-netdoctor recheck on the report.",
+    needs: ['workspace', 'computes', 'privateEndpoints', 'privateDnsZones', 'dns'],
     references: ['F#3', 'S1', 'S2', 'S24', 'S27', 'https://learn.microsoft.com/azure/machine-learning/how-to-troubleshoot-secure-connection-workspace', 'https://learn.microsoft.com/azure/machine-learning/how-to-custom-dns'],
   },
   check,

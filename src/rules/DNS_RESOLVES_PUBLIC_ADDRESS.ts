@@ -7,7 +7,7 @@ import { isPublicIPv4 } from '../model/ip.ts';
 import type { Snapshot } from '../model/snapshot.ts';
 import type { Rule, RuleResult } from './rule.ts';
 import { isPublicAnswer, listText, workspaceScope, zoneOfName, type WorkspaceScope } from './support.ts';
-import { expectedIps, judgeWorkspaceNames, nameImpact, otherAnswersText, symptomFinding, type NameObservation } from './support-dns.ts';
+import { expectedIps, judgeWorkspaceNames, nameImpact, otherAnswersText, symptomBicep, symptomFinding, type NameObservation } from './support-dns.ts';
 
 const CODE = 'DNS_RESOLVES_PUBLIC_ADDRESS';
 
@@ -42,6 +42,7 @@ function judge(s: Snapshot, scope: WorkspaceScope, o: NameObservation): RuleResu
       expectedText: expected.length ? `${listText(expected)} (the workspace private endpoint)` : 'a private address of the workspace private endpoint',
       explanation,
       summary: `Find the cause behind this answer (other findings in this report name it when the configuration shows it): the private DNS zone ${zone} missing, not linked to the VNet whose resolver the compute uses (with custom DNS: the DNS server's VNet), or without the A record for this name; or a custom DNS server that does not forward the Azure ML zones to 168.63.129.16. `,
+      bicep: symptomBicep(s, scope, o, viaPrivatelink ? 'public-via-privatelink' : 'public-direct'),
     }),
   };
 }
@@ -55,11 +56,14 @@ export const rule = {
     role: 'symptom',
     flows: ['workspace-api', 'workspace-cert', 'notebooks'],
     description:
-      'Observed live: a workspace API, cert or notebooks name resolved to a public IP address through a resolver, while the workspace has public network access disabled. It is a symptom: the cause is usually a missing or unlinked private DNS zone, a missing A record, or a custom DNS server that does not forward the Azure ML zones; the report ranks this finding after the cause that explains it.',
+      'Observed live: a workspace API, cert or notebooks name resolved to a public IP address through a resolver, while the workspace has public network access disabled. It is a symptom: the cause is usually a missing or unlinked private DNS zone, a missing A record, or a custom DNS server that does not forward the Azure ML zones; the report folds this finding into the cause finding that shares its name or zone (listed among the symptoms of that finding).',
     impact:
       "The public endpoint refuses traffic when public network access is disabled. The compute instance's token broker (managed-identity) call to the workspace and cert endpoints fails, and the SDK falls back to the device-login prompt.",
     resolution:
-      'Fix the cause the report ranks above this finding (zone, link, record or forwarder), then confirm with nslookup from the compute that the name answers with the private endpoint IP.',
+      'Fix the cause this finding is folded into (zone, link, record or forwarder; when the report found none, the one the explanation points to), then confirm with nslookup from the compute that the name answers with the private endpoint IP.',
+    verification:
+      "From the compute (or a client using the same resolver), nslookup of the name answers the workspace private endpoint's IP, not a public address. Then run aml-netdoctor recheck on the report.",
+    needs: ['workspace', 'computes', 'privateEndpoints', 'networks', 'privateDnsZones', 'dns'],
     references: ['F#3', 'S1', 'S2', 'S24', 'https://learn.microsoft.com/azure/machine-learning/how-to-troubleshoot-secure-connection-workspace', 'https://learn.microsoft.com/azure/machine-learning/how-to-custom-dns'],
   },
   check,

@@ -6,8 +6,9 @@
 import { idKey, nameOf, parentId } from '../model/arm-id.ts';
 import type { Snapshot, SubnetObs } from '../model/snapshot.ts';
 import type { Evidence } from '../report/schema.ts';
-import type { FindingDraft, FlowId, Rule, RuleContext, RuleResult } from './rule.ts';
-import { confidenceOf, firewallIp, flowEvidence, flowIds, flowsOf, groupHits, judgeFlows, rerun, subnetOf, subnetSubjects, tierOf, whoNeeds, type Hit } from './support-flows.ts';
+import { FLOW_NEEDS, type FindingDraft, type FlowId, type Rule, type RuleContext, type RuleResult } from './rule.ts';
+import { bicepResource, raw, type BicepValue } from './support-bicep.ts';
+import { confidenceOf, firewallIp, flowEvidence, flowIds, flowsOf, groupHits, judgeFlows, snippetIn, subnetOf, subnetSubjects, tierOf, verifyText, whoNeeds, type Hit } from './support-flows.ts';
 import { azScope, isUnknown, listText, vnetById, workspaceOf } from './support.ts';
 
 const CODE = 'EGRESS_MISSING';
@@ -23,25 +24,85 @@ function computesOf(s: Snapshot, subnetId: string) {
   return s.computes?.ok ? s.computes.value.computes.filter((c) => idKey(c.subnetId ?? '') === idKey(subnetId)) : [];
 }
 
-function natCommands(s: Snapshot, subnetId: string, subnet: SubnetObs | undefined): string[] {
+interface NatPlan {
+  location: string;
+  pip: string;
+  /** The NAT gateway that gets the public IP: the subnet's own, or a new one. */
+  natId?: string;
+  natName: string;
+}
+
+function natPlan(s: Snapshot, subnetId: string, subnet: SubnetObs | undefined): NatPlan {
   const vnet = vnetById(s, parentId(subnetId));
   const ws = workspaceOf(s);
   const location = (!isUnknown(vnet) && vnet.location) || (!isUnknown(ws) && ws.location) || '<region>';
   const name = nameOf(subnetId);
-  const pip = `pip-nat-${name}`;
-  if (subnet?.natGatewayId) {
+  return { location, pip: `pip-nat-${name}`, ...(subnet?.natGatewayId ? { natId: subnet.natGatewayId } : {}), natName: subnet?.natGatewayId ? nameOf(subnet.natGatewayId) : `nat-${name}` };
+}
+
+function natCommands(subnetId: string, plan: NatPlan): string[] {
+  const { location, pip } = plan;
+  if (plan.natId) {
     // A NAT gateway without a public IP gives no egress: give it one.
-    const nat = subnet.natGatewayId;
+    const nat = plan.natId;
     return [
       `az network public-ip create ${azScope(nat)} -n ${pip} --location ${location} --sku Standard --allocation-method Static`,
       `az network nat gateway update ${azScope(nat)} -n ${nameOf(nat)} --public-ip-addresses ${pip}`,
     ];
   }
+  const name = nameOf(subnetId);
   return [
     `az network public-ip create ${azScope(subnetId)} -n ${pip} --location ${location} --sku Standard --allocation-method Static`,
-    `az network nat gateway create ${azScope(subnetId)} -n nat-${name} --location ${location} --public-ip-addresses ${pip} --idle-timeout 4`,
-    `az network vnet subnet update ${azScope(subnetId)} --vnet-name ${nameOf(parentId(subnetId))} -n ${name} --nat-gateway nat-${name}`,
+    `az network nat gateway create ${azScope(subnetId)} -n ${plan.natName} --location ${location} --public-ip-addresses ${pip} --idle-timeout 4`,
+    `az network vnet subnet update ${azScope(subnetId)} --vnet-name ${nameOf(parentId(subnetId))} -n ${name} --nat-gateway ${plan.natName}`,
   ];
+}
+
+/**
+ * The subnet as it must be declared to attach the NAT gateway: a subnet deployment replaces every
+ * property, so the observed ones (prefixes, NSG, route table, policies) are carried over.
+ */
+function subnetBody(subnet: SubnetObs | undefined, natRef: BicepValue): { [key: string]: BicepValue } {
+  const prefixes = subnet?.addressPrefixes ?? [];
+  return {
+    properties: {
+      ...(prefixes.length === 1 ? { addressPrefix: prefixes[0] as string } : prefixes.length > 1 ? { addressPrefixes: prefixes } : { addressPrefix: '<the subnet\'s address prefix>' }),
+      natGateway: { id: natRef },
+      networkSecurityGroup: subnet?.networkSecurityGroupId ? { id: subnet.networkSecurityGroupId } : undefined,
+      routeTable: subnet?.routeTableId ? { id: subnet.routeTableId } : undefined,
+      serviceEndpoints: subnet?.serviceEndpoints.length ? subnet.serviceEndpoints.map((service) => ({ service })) : undefined,
+      delegations: subnet?.delegations.length ? subnet.delegations.map((serviceName, i) => ({ name: `delegation-${i + 1}`, properties: { serviceName } })) : undefined,
+      privateEndpointNetworkPolicies: subnet?.privateEndpointNetworkPolicies,
+      defaultOutboundAccess: subnet?.defaultOutboundAccess,
+    },
+  };
+}
+
+function natBicep(s: Snapshot, subnetId: string, subnet: SubnetObs | undefined, plan: NatPlan): string {
+  const pip = bicepResource({
+    symbol: 'natPublicIp',
+    type: 'Microsoft.Network/publicIPAddresses',
+    name: plan.pip,
+    body: { location: plan.location, sku: { name: 'Standard' }, properties: { publicIPAllocationMethod: 'Static', publicIPAddressVersion: 'IPv4' } },
+  });
+  const nat = bicepResource({
+    symbol: 'natGateway',
+    type: 'Microsoft.Network/natGateways',
+    name: plan.natName,
+    body: { location: plan.location, sku: { name: 'Standard' }, properties: { idleTimeoutInMinutes: 4, publicIpAddresses: [{ id: raw('natPublicIp.id') }] } },
+  });
+  if (plan.natId) {
+    return snippetIn(s, [plan.natId], [pip, nat], `NAT gateway ${plan.natName} is already attached to subnet ${nameOf(subnetId)} but has no public IP: this gives it one.\nDeploying the NAT gateway sets all its properties: keep any zones or tags it has.`);
+  }
+  const vnetId = parentId(subnetId);
+  const vnet = bicepResource({ symbol: 'vnet', type: 'Microsoft.Network/virtualNetworks', name: nameOf(vnetId), existing: true });
+  const sub = bicepResource({ symbol: 'computeSubnet', type: 'Microsoft.Network/virtualNetworks/subnets', name: nameOf(subnetId), parent: 'vnet', body: subnetBody(subnet, raw('natGateway.id')) });
+  return snippetIn(
+    s,
+    [subnetId],
+    [pip, nat, vnet, sub],
+    `The subnet's natGateway must point at the new NAT gateway: the subnet is declared with its current properties as read (address prefix, NSG, route table, policies).\nA subnet deployment replaces all its properties: compare with az network vnet subnet show before deploying, or attach the NAT gateway in the template that declares ${nameOf(vnetId)}.`,
+  );
 }
 
 function finding(s: Snapshot, hits: Hit[]): FindingDraft {
@@ -73,6 +134,10 @@ function finding(s: Snapshot, hits: Hit[]): FindingDraft {
     ...hits.map(flowEvidence),
   ];
   const fw = firewallIp(s);
+  const plan = natPlan(s, subnetId, subnet);
+  const verify = plan.natId
+    ? verifyText(`az network nat gateway show ${azScope(plan.natId)} -n ${plan.natName} --query "publicIpAddresses[].id" -o tsv`, `the id of public IP ${plan.pip}`, ids)
+    : verifyText(`az network vnet subnet show ${azScope(subnetId)} --vnet-name ${nameOf(parentId(subnetId))} -n ${name} --query natGateway.id -o tsv`, `the id of NAT gateway ${plan.natName}`, ids);
   return {
     resourceId: subnetId,
     confidence: confidenceOf(flows),
@@ -82,8 +147,9 @@ function finding(s: Snapshot, hits: Hit[]): FindingDraft {
       summary:
         `Give subnet ${name} explicit egress: ${subnet?.natGatewayId ? `attach a public IP to its NAT gateway ${nameOf(subnet.natGatewayId)}` : 'create a Standard public IP and a NAT gateway and attach the NAT gateway to the subnet'}. ` +
         `Alternative: route 0.0.0.0/0 to a firewall (az network route-table route create … --address-prefix 0.0.0.0/0 --next-hop-type VirtualAppliance --next-hop-ip-address ${fw ?? '<firewall private IP>'} on the subnet's route table) and allow the required destinations there.`,
-      azCli: natCommands(s, subnetId, subnet),
-      verify: `az network vnet subnet show ${azScope(subnetId)} --vnet-name ${nameOf(parentId(subnetId))} -n ${name} --query "{nat: natGateway.id, defaultOutbound: defaultOutboundAccess}" shows the NAT gateway; then ${rerun(ids)}`,
+      azCli: natCommands(subnetId, plan),
+      bicep: natBicep(s, subnetId, subnet, plan),
+      verify,
     },
     subjects: subnetSubjects(hits),
     flows: ids,
@@ -105,6 +171,9 @@ export const rule = {
       'Without egress the compute can reach neither Microsoft Entra ID nor the Azure ML service: the managed-identity token request fails, azureml-core falls back to the device-login prompt, and the device-code sign-in cannot complete from the compute either. Image pulls and Batch node management fail too.',
     resolution:
       "Attach a NAT gateway with a Standard public IP to the compute subnet, or route 0.0.0.0/0 to a firewall's private IP (next hop VirtualAppliance) and allow the required destinations in the firewall.",
+    verification:
+      "Show the compute subnet's NAT gateway and that gateway's public IPs (az network vnet subnet show --query natGateway.id, then az network nat gateway show --query publicIpAddresses): both must be set. Then run aml-netdoctor recheck on the report: the public flows must be allowed.",
+    needs: FLOW_NEEDS,
     references: [
       'F#11',
       'S3',

@@ -1,14 +1,30 @@
 /**
  * FIREWALL_FQDN_RULE_WITHOUT_DNS_PROXY: an Azure Firewall on the compute subnets' routes has a
  * policy whose network rules (its own or its base policy's) name destination FQDNs while the DNS
- * proxy is off: such rules never match. Judged from the firewall configuration, not from flows.
+ * proxy is off: such rules never match. Judged from the firewall configuration; the flow analysis
+ * finds the firewalls on the routes and the flows the rules were meant to allow, whose
+ * FIREWALL_BLOCKS_REQUIRED_DESTINATION findings this rule absorbs.
  */
-import { idKey, nameOf, sameId } from '../model/arm-id.ts';
-import type { FirewallPolicyObs, FirewallsObs, NetworkRuleObs, Snapshot } from '../model/snapshot.ts';
+import { idKey, nameOf, parentId, sameId } from '../model/arm-id.ts';
+import type { FirewallPolicyObs, FirewallsObs, Snapshot } from '../model/snapshot.ts';
 import type { Evidence } from '../report/schema.ts';
-import type { FindingDraft, FlowId, Rule, RuleContext, RuleResult } from './rule.ts';
-import { analysisOf, destinationOf, outOfScope, policyIdOfHop, rerun, subnetOf } from './support-flows.ts';
-import { azScope, isUnknown, listText, undetermined, unknownFrom, valuesByKey, type Unknown } from './support.ts';
+import { FLOW_NEEDS, type FindingDraft, type FlowId, type Rule, type RuleContext, type RuleResult } from './rule.ts';
+import {
+  analysisOf,
+  destinationOf,
+  firewallPolicyResource,
+  firewallsUsing,
+  fqdnNetworkRules,
+  fqdnSubject,
+  outOfScope,
+  policyEntry,
+  policyIdOfHop,
+  snippetIn,
+  subnetOf,
+  verifyText,
+  type FqdnRule,
+} from './support-flows.ts';
+import { azScope, isUnknown, listText, undetermined, unknownFrom, valuesByKey, workspaceOf, type Unknown } from './support.ts';
 import type { FlowAnalysis } from '../flows/types.ts';
 
 const CODE = 'FIREWALL_FQDN_RULE_WITHOUT_DNS_PROXY';
@@ -67,43 +83,6 @@ function policiesOnPath(s: Snapshot, fw: FirewallsObs, analysis: FlowAnalysis): 
   return { policies, unknowns };
 }
 
-interface FqdnRule {
-  policy: FirewallPolicyObs;
-  group: string;
-  collection: string;
-  rule: NetworkRuleObs;
-}
-
-function policyEntry(fw: FirewallsObs, id: string) {
-  return fw.policies.find((p) => sameId(p.id, id));
-}
-
-/**
- * FQDN network rules of the policy and its base policies, and the DNS proxy setting in force (the
- * policy's own, else the nearest base policy's), or why they cannot be read.
- */
-function fqdnRules(fw: FirewallsObs, policy: FirewallPolicyObs): { rules: FqdnRule[]; proxy: boolean | undefined } | Unknown {
-  const out: FqdnRule[] = [];
-  let proxy: boolean | undefined;
-  const seen = new Set<string>();
-  for (let p: FirewallPolicyObs | undefined = policy; p && !seen.has(idKey(p.id)); ) {
-    seen.add(idKey(p.id));
-    proxy ??= p.dnsProxyEnabled;
-    if (!p.ruleCollectionGroups.ok) return { unknown: true, item: `rule collection groups of firewall policy ${p.name}`, reason: p.ruleCollectionGroups.error.message, resourceId: p.id };
-    for (const g of p.ruleCollectionGroups.value) {
-      for (const c of g.ruleCollections) {
-        for (const r of c.rules) if (r.ruleType === 'NetworkRule' && (r as NetworkRuleObs).destinationFqdns.length > 0) out.push({ policy: p, group: g.name, collection: c.name, rule: r as NetworkRuleObs });
-      }
-    }
-    const base: string | undefined = p.basePolicyId;
-    if (!base) break;
-    const entry = policyEntry(fw, base);
-    if (!entry?.observed.ok) return { unknown: true, item: `base policy ${nameOf(base)} of firewall policy ${policy.name}`, reason: entry && !entry.observed.ok ? entry.observed.error.message : 'not read', resourceId: base };
-    p = entry.observed.value;
-  }
-  return { rules: out, proxy };
-}
-
 /** Flows through this policy blocked at the firewall whose names a dead FQDN rule lists. */
 function brokenFlows(s: Snapshot, analysis: FlowAnalysis, policyId: string, rules: FqdnRule[]): FlowId[] {
   const names = new Set(rules.flatMap((r) => r.rule.destinationFqdns.map((n) => n.toLowerCase())));
@@ -112,6 +91,43 @@ function brokenFlows(s: Snapshot, analysis: FlowAnalysis, policyId: string, rule
     .filter((f) => destinationOf(f).fqdns.some((n) => names.has(n)))
     .map((f) => f.id);
   return [...new Set(ids)];
+}
+
+/**
+ * The policy with the DNS proxy on. A policy deployment sets every top-level property, so the ones
+ * read are carried over and the comment says which others to copy; the VNets' DNS must then point
+ * at the firewall (a VNet deployment would replace its subnets, so that stays an az command).
+ */
+function proxyBicep(s: Snapshot, analysis: FlowAnalysis, policy: FirewallPolicyObs): string {
+  const fws = firewallsUsing(s, policy.id);
+  const fw = fws[0];
+  const ws = workspaceOf(s);
+  const location = fw?.location ?? (isUnknown(ws) ? undefined : ws.location);
+  const ip = fws.flatMap((f) => f.privateIpAddresses)[0] ?? '<firewall private IP>';
+  const vnets = [...new Set(analysis.flows.flatMap((f) => (f.subnetId ? [parentId(f.subnetId)] : [])))];
+  const dns = vnets.map((v) => `az network vnet update ${azScope(v)} -n ${nameOf(v)} --dns-servers ${ip}`);
+  const note = [
+    `Turns on the DNS proxy of firewall policy ${policy.name}, so its network rules with FQDNs can match.`,
+    'Deploying the policy sets all its properties: copy from az network firewall policy show anything else it has (dnsSettings.servers, intrusionDetection, insights, snat, explicitProxy, tags).',
+    `Then point the compute VNets' DNS at the firewall (${ip}) so the firewall and the computes resolve names alike, and restart the computes:`,
+    ...dns.map((c) => `  ${c}`),
+  ];
+  return snippetIn(
+    s,
+    [policy.id],
+    [
+      firewallPolicyResource({
+        symbol: 'policy',
+        name: policy.name,
+        ...(location ? { location } : {}),
+        ...(fw?.skuTier ? { tier: fw.skuTier } : {}),
+        ...(policy.basePolicyId ? { basePolicyId: policy.basePolicyId } : {}),
+        ...(policy.threatIntelMode ? { threatIntelMode: policy.threatIntelMode } : {}),
+        dnsProxy: true,
+      }),
+    ],
+    note.join('\n'),
+  );
 }
 
 function finding(s: Snapshot, analysis: FlowAnalysis, policy: FirewallPolicyObs, firewalls: string[], rules: FqdnRule[], proxy: boolean | undefined): FindingDraft {
@@ -135,9 +151,11 @@ function finding(s: Snapshot, analysis: FlowAnalysis, policy: FirewallPolicyObs,
         `Enable the DNS proxy on firewall policy ${policy.name}, and point the compute VNets' DNS at the firewall's private IP so the firewall and the computes resolve names alike (keep the private DNS zones reachable from the firewall's VNet). ` +
         'Or move the FQDNs into application rules (TCP 80/443) and use service tags, such as AzureMachineLearning for UDP 5831, in network rules.',
       azCli: [`az network firewall policy update ${azScope(policy.id)} -n ${policy.name} --enable-dns-proxy true`],
-      verify: `az network firewall policy show ${azScope(policy.id)} -n ${policy.name} --query dnsSettings shows enableProxy true; then ${flows.length ? rerun(flows) : 'run aml-netdoctor again.'}`,
+      bicep: proxyBicep(s, analysis, policy),
+      verify: verifyText(`az network firewall policy show ${azScope(policy.id)} -n ${policy.name} --query dnsSettings.enableProxy -o tsv`, 'true', flows),
     },
-    subjects: [`firewall:${idKey(policy.id)}`],
+    // Shared with the FIREWALL_BLOCKS_REQUIRED_DESTINATION findings of the flows these rules were meant to allow.
+    subjects: [fqdnSubject(policy.id)],
     flows,
   };
 }
@@ -160,7 +178,7 @@ function check(s: Snapshot, context?: RuleContext): RuleResult[] {
       continue;
     }
     const policy = entry.observed.value;
-    const found = fqdnRules(fw, policy);
+    const found = fqdnNetworkRules(fw, policy);
     if (isUnknown(found)) {
       results.push(undetermined(found));
       continue;
@@ -187,6 +205,10 @@ export const rule = {
       'The traffic those rules were written to allow falls through to a deny, typically the Azure ML ports that are not HTTP(S) such as UDP 5831 and TCP 18881, or storage on TCP 445: compute creation, notebooks or file shares fail, and the firewall configuration looks correct at first sight.',
     resolution:
       "Enable the DNS proxy on the firewall policy (and use the firewall as the computes' DNS server so both resolve alike), or replace the FQDN network rules with application rules for HTTP(S) and service tags for other ports.",
+    verification:
+      "Show the policy's DNS settings (az network firewall policy show --query dnsSettings.enableProxy): true. Then run aml-netdoctor recheck on the report: the flows the FQDN rules allow must be allowed.",
+    needs: FLOW_NEEDS,
+    absorbs: ['FIREWALL_BLOCKS_REQUIRED_DESTINATION'],
     references: [
       'F#14',
       'S3',

@@ -8,7 +8,8 @@ import type { ComputeObs, DependencyObs, Snapshot, WorkspaceObs } from '../model
 import type { Evidence } from '../report/schema.ts';
 import type { FindingDraft, Rule, RuleResult } from './rule.ts';
 import { capitalize, isUnknown, judgedWorkspace, listText, undetermined, type Unknown } from './support.ts';
-import { REGISTRY, STORAGE, dependencyOf, isRestricted, managedIsolation, restrictionText } from './support-dependencies.ts';
+import { bicepResource, bicepSnippet } from './support-bicep.ts';
+import { REGISTRY, STORAGE, dependencyOf, isRestricted, managedIsolation, restrictionText, workspaceDeclaration, workspaceNotes } from './support-dependencies.ts';
 
 const CODE = 'IMAGE_BUILD_COMPUTE_MISSING';
 const DEFAULT_CLUSTER = 'cpu-image-build';
@@ -83,19 +84,20 @@ function finding(s: Snapshot, ws: WorkspaceObs, restricted: DependencyObs[], nam
   const managed = managedIsolation(ws);
   const scope = `--subscription ${ws.subscriptionId} --resource-group ${ws.resourceGroup}`;
   const fit = candidate(s, managed);
+  const like = fit ? undefined : subnetForNewCluster(s);
   const azCli: string[] = [];
   let summary: string;
   if (fit) {
     summary = `Name the existing CPU compute cluster ${fit.name} (${fit.vmSize}) as the image build compute of ${ws.name}.`;
   } else {
-    const like = subnetForNewCluster(s);
     const net = managed ? '' : like?.subnetId ? ` --subnet ${like.subnetId}${like.enableNodePublicIp === false ? ' --enable-node-public-ip false' : ''}` : ' --subnet <compute subnet id>';
     azCli.push(`az ml compute create ${scope} --workspace-name ${ws.name} --name ${DEFAULT_CLUSTER} --type AmlCompute --size ${DEFAULT_SIZE} --min-instances 0 --max-instances 2${net}`);
     summary =
       `Create a CPU compute cluster ${managed ? 'in the managed virtual network' : `in ${like?.subnetId ? `subnet ${nameOf(like.subnetId)} (where the computes reach the registry and storage)` : 'the virtual network that reaches the registry and storage'}`}` +
       ` (min 0 nodes, so it costs nothing idle) and name it as the image build compute of ${ws.name}.`;
   }
-  azCli.push(`az ml workspace update ${scope} --name ${ws.name} --image-build-compute ${fit?.name ?? DEFAULT_CLUSTER}`);
+  const clusterName = fit?.name ?? DEFAULT_CLUSTER;
+  azCli.push(`az ml workspace update ${scope} --name ${ws.name} --image-build-compute ${clusterName}`);
 
   const evidence: Evidence[] = [{ resourceId: ws.id, property: 'properties.imageBuildCompute', observed: ws.imageBuildCompute?.trim() || 'not set', expected: `a CPU compute cluster${managed ? '' : ' in the virtual network'}` }];
   if (named) {
@@ -114,10 +116,51 @@ function finding(s: Snapshot, ws: WorkspaceObs, restricted: DependencyObs[], nam
     remediation: {
       summary,
       azCli,
-      verify: `az ml workspace show ${scope} --name ${ws.name} --query image_build_compute prints ${fit?.name ?? DEFAULT_CLUSTER}; then submit a job with a custom environment and watch its image build run on that cluster.`,
+      bicep: bicep(ws, fit ? undefined : { managed, like }, clusterName),
+      verify:
+        `az ml workspace show ${scope} --name ${ws.name} --query image_build_compute prints ${clusterName}` +
+        ` (a job with a custom environment then builds its image on that cluster); then run aml-netdoctor recheck <report.json>.`,
     },
     subjects: restricted.map((d) => `dependency:${idKey(d.id)}`),
   };
+}
+
+/**
+ * The workspace redeclared with imageBuildCompute set; when no CPU cluster exists, the cluster too,
+ * as a child of an `existing` reference so the workspace can depend on it (created first, like az).
+ */
+function bicep(ws: WorkspaceObs, create: { managed: boolean; like: ComputeObs | undefined } | undefined, clusterName: string): string {
+  const notes = workspaceNotes(ws);
+  const declarations: string[] = [];
+  if (create) {
+    const subnetId = create.managed ? undefined : (create.like?.subnetId ?? '<compute subnet id>');
+    if (!create.managed && !create.like?.subnetId) notes.push('No compute in scope sits in a subnet: replace <compute subnet id> with the subnet that reaches the registry and storage.');
+    declarations.push(
+      bicepResource({ symbol: 'workspaceRef', type: 'Microsoft.MachineLearningServices/workspaces', name: ws.name, existing: true }),
+      bicepResource({
+        symbol: 'cluster',
+        type: 'Microsoft.MachineLearningServices/workspaces/computes',
+        name: clusterName,
+        parent: 'workspaceRef',
+        body: {
+          location: ws.location,
+          properties: {
+            computeType: 'AmlCompute',
+            properties: {
+              vmSize: DEFAULT_SIZE,
+              vmPriority: 'Dedicated',
+              osType: 'Linux',
+              scaleSettings: { minNodeCount: 0, maxNodeCount: 2 },
+              subnet: subnetId ? { id: subnetId } : undefined,
+              enableNodePublicIp: create.like?.enableNodePublicIp === false ? false : undefined,
+            },
+          },
+        },
+      }),
+    );
+  }
+  declarations.push(workspaceDeclaration(ws, { imageBuildCompute: clusterName }, create ? ['cluster'] : []));
+  return bicepSnippet(ws.id, declarations, notes.join('\n'));
 }
 
 export const rule = {
@@ -134,6 +177,9 @@ export const rule = {
       'Environment image builds fail, so jobs and deployments that need a custom image never start. This breaks jobs; it does not by itself cause the device-login prompt.',
     resolution:
       'Set the workspace image build compute to a CPU compute cluster in the virtual network with `az ml workspace update --image-build-compute <cluster>`, creating a small CPU cluster (min 0 nodes) first if there is none. There is no portal setting for it.',
+    verification:
+      '`az ml workspace show --name <workspace> --query image_build_compute` prints the CPU cluster name, and `az ml compute show --name <cluster>` shows an AmlCompute of a non-N-series size in the compute subnet. Then `aml-netdoctor recheck` the report and submit a job with a custom environment: its image build runs on that cluster.',
+    needs: ['workspace', 'computes', 'dependencies'],
     references: [
       'F#23',
       'S16',

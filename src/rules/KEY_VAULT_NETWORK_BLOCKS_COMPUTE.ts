@@ -6,7 +6,7 @@
  */
 import { analyzeFlows } from '../flows/analyze.ts';
 import type { DependencyObs, Snapshot, WorkspaceObs } from '../model/snapshot.ts';
-import type { Rule, RuleContext, RuleResult } from './rule.ts';
+import { FLOW_NEEDS, type Rule, type RuleContext, type RuleResult } from './rule.ts';
 import { azScope } from './support.ts';
 import { KEY_VAULT, bypassesAzureServices, judgeDependencyNetwork, type WorkspaceAdmission } from './support-dependencies.ts';
 
@@ -21,6 +21,8 @@ function workspaceAdmission(d: DependencyObs, ws: WorkspaceObs): WorkspaceAdmiss
     evidence: [{ resourceId: d.id, property: 'properties.networkAcls.bypass', observed: n.bypass.join(', ') || 'None', expected: 'AzureServices' }],
     summary: `Allow trusted Microsoft services to bypass the firewall of ${d.name} so workspace ${ws.name} can read its secrets.`,
     azCli: [`az keyvault update ${azScope(d.id)} --name ${d.name} --bypass AzureServices`],
+    edit: { bypass: ['AzureServices'] },
+    check: { query: 'properties.networkAcls.bypass', prints: 'AzureServices' },
   };
 }
 
@@ -30,8 +32,6 @@ function check(s: Snapshot, context?: RuleContext): RuleResult[] {
     workspaceAdmission,
     breaks:
       'Jobs and compute cannot fetch the secrets the workspace keeps there (storage keys, registry credentials, datastore secrets), so they fail with 403 Forbidden or time out; this breaks jobs, not sign-in itself.',
-    verify: (d) =>
-      `az keyvault show --ids ${d.id} --query "{public: properties.publicNetworkAccess, acls: properties.networkAcls}" and az network private-endpoint-connection list --id ${d.id} --query "[].{endpoint: properties.privateEndpoint.id, status: properties.privateLinkServiceConnectionState.status}" show the new rule, bypass or Approved endpoint; then rerun a job that uses a datastore.`,
   });
 }
 
@@ -49,6 +49,9 @@ export const rule = {
       'The key vault holds the storage connection string, registry credentials and datastore secrets. Jobs and computes that cannot read them fail (403 Forbidden or timeouts). This breaks jobs; it does not by itself cause the device-login prompt.',
     resolution:
       'Create a vault private endpoint (with a DNS zone group for privatelink.vaultcore.azure.net in the public cloud) in the compute VNet, or, with public access enabled, add a virtual network rule for the compute subnet and the Microsoft.KeyVault service endpoint on it. Keep "Allow trusted Microsoft services to bypass this firewall" on (`az keyvault update --bypass AzureServices`).',
+    verification:
+      '`az keyvault show --ids <vault id>` lists the new vault private endpoint connection as Approved (properties.privateEndpointConnections[].privateLinkServiceConnectionState.status), the compute subnet under properties.networkAcls.virtualNetworkRules, and properties.networkAcls.bypass AzureServices; from the compute, nslookup <vault>.vault.azure.net returns the private endpoint address. Then `aml-netdoctor recheck` the report and rerun a job that uses a datastore.',
+    needs: FLOW_NEEDS,
     references: [
       'F#22',
       'S17',

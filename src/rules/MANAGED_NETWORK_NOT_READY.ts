@@ -8,6 +8,8 @@ import type { ManagedNetworkObs, Snapshot, WorkspaceObs } from '../model/snapsho
 import type { Evidence } from '../report/schema.ts';
 import type { FindingDraft, Rule, RuleResult } from './rule.ts';
 import { azParts, judgedWorkspace, listText } from './support.ts';
+import { bicepResource, bicepSnippet } from './support-bicep.ts';
+import { isUserDefinedRule, outboundRuleBody, workspaceDeclaration, workspaceNotes } from './support-dependencies.ts';
 
 const CODE = 'MANAGED_NETWORK_NOT_READY';
 
@@ -103,10 +105,40 @@ function finding(ws: WorkspaceObs, mn: ManagedNetworkObs, networkDown: boolean, 
     remediation: {
       summary: summary.join(' '),
       azCli,
-      verify: `az ml workspace show ${scope} --name ${ws.name} --query "{status: managed_network.status, rules: managed_network.outbound_rules[].{name: name, type: type, status: status}}" shows status Active and every private endpoint rule Active.`,
+      bicep: bicep(ws, networkDown, inactive),
+      verify: verify(ws, scope, networkDown, inactive),
     },
     subjects: [`managed-network:${idKey(ws.id)}`, ...inactive.flatMap((r) => (target(r).resourceId ? [`dependency:${idKey(target(r).resourceId as string)}`] : []))],
   };
+}
+
+/**
+ * Provisioning the network and approving endpoint connections have no declarative form: the snippet
+ * says so and declares the closest thing. For the network and Azure ML's own rules that is the
+ * workspace's managed network settings (user-defined rules included); for inactive user-defined
+ * rules alone, those rules (re-put once their target approves the connection).
+ */
+function bicep(ws: WorkspaceObs, networkDown: boolean, inactive: OutboundRule[]): string {
+  const system = inactive.filter((r) => !isUserDefinedRule(r));
+  const notes = ['Bicep cannot provision the managed network of an existing workspace or approve a private endpoint connection: run az ml workspace provision-network and the approval commands (see the az commands).'];
+  if (networkDown || system.length) {
+    if (system.length) notes.push(`${listText(system.map((r) => r.name))} ${system.length > 1 ? 'are rules' : 'is a rule'} Azure ML creates itself: it becomes Active once its connection is approved and the network provisioned.`);
+    return bicepSnippet(ws.id, [workspaceDeclaration(ws, {})], [...notes, ...workspaceNotes(ws)].join('\n'));
+  }
+  const declarations = [bicepResource({ symbol: 'workspace', type: 'Microsoft.MachineLearningServices/workspaces', name: ws.name, existing: true })];
+  inactive.forEach((r, i) => {
+    const body = outboundRuleBody(r);
+    if (body) declarations.push(bicepResource({ symbol: `rule${i + 1}`, type: 'Microsoft.MachineLearningServices/workspaces/outboundRules', name: r.name, parent: 'workspace', body: { properties: body } }));
+  });
+  return bicepSnippet(ws.id, declarations, notes.join('\n'));
+}
+
+/** One az ml query for the network status and the inactive rules' status, all of which should print Active. */
+function verify(ws: WorkspaceObs, scope: string, networkDown: boolean, inactive: OutboundRule[]): string {
+  const queries = [...(networkDown ? ['managed_network.status.status'] : []), ...inactive.map((r) => `managed_network.outbound_rules[?name=='${r.name}'].status | [0]`)];
+  const query = queries.length === 1 ? (queries[0] as string) : `[${queries.join(', ')}]`;
+  const prints = queries.length === 1 ? 'Active' : `Active for each (${queries.length} lines)`;
+  return `az ml workspace show ${scope} --name ${ws.name} --query "${query}" -o tsv prints ${prints}; then run aml-netdoctor recheck <report.json>.`;
 }
 
 /** `Microsoft.Storage/storageAccounts` from a resource id. */
@@ -129,6 +161,9 @@ export const rule = {
       'Managed computes reach the workspace storage, key vault and registry only through the managed network and its private endpoints. Until it is provisioned and the endpoints are Active, compute creation, jobs and image builds fail. This breaks jobs and compute lifecycle; it does not by itself cause the device-login prompt.',
     resolution:
       'Provision the managed network with `az ml workspace provision-network`, recreate computes created before managed isolation was enabled, and get each inactive private endpoint rule Active by approving its connection on the target resource (or removing and re-adding the rule).',
+    verification:
+      '`az ml workspace show --name <workspace> --query managed_network.status.status -o tsv` prints Active, and every private endpoint rule in managed_network.outbound_rules has status Active (`az ml workspace outbound-rule list`). Then `aml-netdoctor recheck` the report and create a compute or run a job.',
+    needs: ['workspace'],
     references: [
       'F#25',
       'S14',

@@ -3,7 +3,7 @@
  * flow (TCP 443 / 18881 and UDP 5831 to the AzureMachineLearning tag).
  */
 import type { Snapshot } from '../model/snapshot.ts';
-import type { Rule, RuleContext, RuleResult } from './rule.ts';
+import { FLOW_NEEDS, type Rule, type RuleContext, type RuleResult } from './rule.ts';
 import { judgeFlows, nsgFindings } from './support-flows.ts';
 
 const CODE = 'NSG_BLOCKS_AML_SERVICE';
@@ -31,6 +31,9 @@ export const rule = {
       "The compute instance's managed-identity endpoint gets its tokens from the regional Azure ML cert API (<region>.cert.api.azureml.ms) over the AzureMachineLearning tag. Denied, the token request fails, azureml-core swallows the error and prints the device-login prompt; compute create, update and delete (UDP 5831) fail too.",
     resolution:
       'Add outbound Allow rules for TCP 443 and 18881 and for UDP 5831 to the AzureMachineLearning service tag with priority numbers lower than the blocking Deny rule.',
+    verification:
+      'Read the compute NIC\'s effective security rules (az network nic list-effective-nsg on a VM NIC in the compute subnet) or the NSG\'s rules in priority order: the Allow rules for AzureMachineLearning on TCP 443, 18881 and UDP 5831 must come before the Deny. Then run aml-netdoctor recheck on the report: the aml-service flow must be allowed.',
+    needs: FLOW_NEEDS,
     references: [
       'F#9',
       'S3',

@@ -3,7 +3,7 @@
  * (TCP 80/443 to the AzureActiveDirectory tag, login.microsoftonline.com).
  */
 import type { Snapshot } from '../model/snapshot.ts';
-import type { Rule, RuleContext, RuleResult } from './rule.ts';
+import { FLOW_NEEDS, type Rule, type RuleContext, type RuleResult } from './rule.ts';
 import { judgeFlows, nsgFindings } from './support-flows.ts';
 
 const CODE = 'NSG_BLOCKS_ENTRA_ID';
@@ -31,6 +31,9 @@ export const rule = {
       'Every token the compute needs comes from Entra ID. With the flow denied, managed-identity and CLI credentials fail, azureml-core prints the device-login prompt, and the device-code sign-in cannot complete either, because it needs the same endpoint.',
     resolution:
       'Add an outbound Allow rule for TCP 80 and 443 to the AzureActiveDirectory service tag with a priority number lower than the blocking Deny rule, leaving the Deny in place for everything else.',
+    verification:
+      'Read the compute NIC\'s effective security rules (az network nic list-effective-nsg on a VM NIC in the compute subnet) or the NSG\'s rules in priority order: the new outbound Allow rule for AzureActiveDirectory on TCP 80 and 443 must come before the Deny. Then run aml-netdoctor recheck on the report: the entra-id flow must be allowed.',
+    needs: FLOW_NEEDS,
     references: [
       'F#10',
       'S3',

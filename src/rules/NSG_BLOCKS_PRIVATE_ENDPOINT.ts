@@ -5,7 +5,7 @@
  */
 import type { Snapshot } from '../model/snapshot.ts';
 import type { FlowResult } from '../flows/types.ts';
-import type { Rule, RuleContext, RuleResult } from './rule.ts';
+import { FLOW_NEEDS, type Rule, type RuleContext, type RuleResult } from './rule.ts';
 import { judgeFlows, nsgFindings } from './support-flows.ts';
 
 const CODE = 'NSG_BLOCKS_PRIVATE_ENDPOINT';
@@ -40,6 +40,9 @@ export const rule = {
       "The workspace API and cert names resolve to the endpoint, so the compute instance's managed-identity token request to the workspace cert API fails: azureml-core falls back to the device-login prompt and jobs cannot reach the workspace. Blocking only the notebooks or instance names breaks notebooks and terminal access (tier 2).",
     resolution:
       "Add an Allow rule for TCP 443 to the endpoint's private IPs (outbound on the compute subnet's NSG, or inbound from the compute subnet on the endpoint subnet's NSG) with a priority number lower than the blocking Deny rule.",
+    verification:
+      'Read the NSG\'s rules in priority order (az network nsg rule list --include-default), or the effective rules of a VM NIC in the compute subnet for an outbound deny: the Allow rule for TCP 443 to the endpoint\'s private IPs must come before the Deny. Then run aml-netdoctor recheck on the report: the workspace flows must be allowed.',
+    needs: FLOW_NEEDS,
     references: [
       'F#9',
       'S3',

@@ -3,7 +3,7 @@
  * NSG denies the aml-inbound flow (TCP 44224 from the AzureMachineLearning tag).
  */
 import type { Snapshot } from '../model/snapshot.ts';
-import type { Rule, RuleContext, RuleResult } from './rule.ts';
+import { FLOW_NEEDS, type Rule, type RuleContext, type RuleResult } from './rule.ts';
 import { judgeFlows, nsgFindings } from './support-flows.ts';
 
 const CODE = 'NSG_BLOCKS_REQUIRED_INBOUND';
@@ -31,6 +31,9 @@ export const rule = {
       'The Azure Machine Learning service reaches public-IP computes on TCP 44224 to manage them. With that denied, compute creation, start and updates fail or hang; sign-in is not affected.',
     resolution:
       'Add an inbound Allow rule for TCP 44224 from the AzureMachineLearning service tag to VirtualNetwork with a priority number lower than the blocking Deny rule, or recreate the compute without a public IP (enableNodePublicIp false), which needs no inbound rule.',
+    verification:
+      'Read the NSG\'s inbound rules in priority order (az network nsg rule list --include-default): the Allow rule for TCP 44224 from AzureMachineLearning must come before the Deny. Then run aml-netdoctor recheck on the report: the aml-inbound flow must be allowed.',
+    needs: FLOW_NEEDS,
     references: [
       'F#17',
       'S4',

@@ -5,7 +5,7 @@
  */
 import type { Snapshot } from '../model/snapshot.ts';
 import type { FlowResult } from '../flows/types.ts';
-import type { FlowId, Rule, RuleContext, RuleResult } from './rule.ts';
+import { FLOW_NEEDS, type FlowId, type Rule, type RuleContext, type RuleResult } from './rule.ts';
 import { judgeFlows, nsgFindings } from './support-flows.ts';
 import { listText } from './support.ts';
 
@@ -44,6 +44,9 @@ export const rule = {
       'Sign-in still works, but jobs, environment image builds and compute lifecycle break: datastores and code snapshots are unreachable, images cannot be pulled, secrets cannot be read, and without Batch node management computes stay in creating or become unusable.',
     resolution:
       "Add outbound Allow rules for the flow's ports to its service tag (Storage.<region>, AzureKeyVault.<region>, MicrosoftContainerRegistry and AzureFrontDoor.FirstParty, BatchNodeManagement.<region>, AzureResourceManager) or private endpoint addresses, with priority numbers lower than the blocking Deny rule.",
+    verification:
+      'Read the compute NIC\'s effective security rules (az network nic list-effective-nsg on a VM NIC in the compute subnet) or the NSG\'s rules in priority order: each new Allow rule for the flow\'s service tag or address and ports must come before the Deny. Then run aml-netdoctor recheck on the report: the flows must be allowed.',
+    needs: FLOW_NEEDS,
     references: [
       'F#16',
       'S3',

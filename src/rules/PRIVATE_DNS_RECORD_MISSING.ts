@@ -8,13 +8,21 @@ import type { Snapshot } from '../model/snapshot.ts';
 import type { FindingDraft, Rule, RuleResult } from './rule.ts';
 import { answerVia, azParts, listText, lookupEvidence, named, type WorkspaceScope } from './support.ts';
 import {
+  RECHECK,
+  ZONE_GROUP_NOTE,
+  aRecordResource,
+  bicepFiles,
   checkRecordTargets,
   computesText,
+  existingZoneResource,
   groupReferences,
+  keptZoneConfigs,
   lookupsShowingNoPrivateAnswer,
   zoneConfigLabel,
+  zoneGroupBicep,
   zoneGroupCommand,
   zoneSubjects,
+  type BicepPart,
   type ZoneTarget,
 } from './support-endpoints.ts';
 
@@ -61,10 +69,18 @@ function finding(s: Snapshot, scope: WorkspaceScope, t: ZoneTarget): FindingDraf
   const managed = t.endpoints.some((pe) => groupReferences(pe, zone.id));
   // Endpoints whose (readable) zone groups do not reference the zone.
   const lacking = t.endpoints.filter((pe) => pe.zoneGroups.ok && !groupReferences(pe, zone.id));
-  for (const pe of lacking) {
+  const label = zoneConfigLabel(cloud, t.zoneName);
+  const ips = t.expectedIps.length ? t.expectedIps : ["<the endpoint's private IP>"];
+  const parts: BicepPart[] = [
+    { deployTo: zone.id, declaration: existingZoneResource('zone', zone.id) },
+    { deployTo: zone.id, declaration: aRecordResource('record', 'zone', t.recordName, ips, 10) },
+  ];
+  lacking.forEach((pe, i) => {
     const group = pe.zoneGroups.ok ? pe.zoneGroups.value[0] : undefined;
-    azCli.push(zoneGroupCommand(group ? 'add' : 'create', { scopeId: pe.id, endpoint: pe.name, group: group?.name ?? 'default', zoneId: zone.id, label: zoneConfigLabel(cloud, t.zoneName) }));
-  }
+    azCli.push(zoneGroupCommand(group ? 'add' : 'create', { scopeId: pe.id, endpoint: pe.name, group: group?.name ?? 'default', zoneId: zone.id, label }));
+    const configs = [...keptZoneConfigs(s, group, [t.zoneName]), { name: label, zoneId: zone.id }];
+    parts.push(...zoneGroupBicep(pe, group?.name ?? 'default', configs, lacking.length > 1 ? String(i + 1) : ''));
+  });
   const nicHint = t.expectedIps.length === 0 ? ` The endpoint's IP for this name is unknown: read it with az network nic show --ids ${t.endpoints[0]?.networkInterfaceIds[0] ?? '<nic id>'} --query "ipConfigurations[*].{ip: privateIPAddress, fqdns: privateLinkConnectionProperties.fqdns}".` : '';
   const summary =
     `Add the A record ${t.recordName} -> ${t.expectedIps.join(', ') || "the endpoint's IP"} to ${t.zoneName} in ${z.resourceGroup}` +
@@ -79,7 +95,15 @@ function finding(s: Snapshot, scope: WorkspaceScope, t: ZoneTarget): FindingDraf
     remediation: {
       summary,
       azCli,
-      verify: `az network private-dns record-set a show --subscription ${z.subscription} -g ${z.resourceGroup} -z ${t.zoneName} -n ${t.recordName} --query "aRecords[].ipv4Address"; from ${who}, nslookup ${t.fqdn} answers ${t.expectedIps.join(', ') || "the endpoint's IP"}.`,
+      bicep: bicepFiles(
+        parts,
+        `Adds the A record ${t.recordName} to ${t.zoneName} (ttl 10, as the zone group writes it)` +
+          (lacking.length ? ` and puts the zone into the DNS zone group of ${listText(lacking.map((pe) => pe.name))}, so Azure keeps the record in sync.\n${ZONE_GROUP_NOTE}` : '.') +
+          (t.expectedIps.length ? '' : "\nFill in the endpoint's private IP (see the summary)."),
+      ),
+      verify:
+        `az network private-dns record-set a show --subscription ${z.subscription} -g ${z.resourceGroup} -z ${t.zoneName} -n ${t.recordName} --query "aRecords[].ipv4Address" -o tsv prints ${t.expectedIps.join(', ') || "the endpoint's IP"}` +
+        `, and from ${who} nslookup ${t.fqdn} answers the same; ${RECHECK}`,
     },
     subjects: zoneSubjects(t.zoneName, [t.fqdn]),
   };
@@ -99,6 +123,9 @@ export const rule = {
       "The name resolves to NXDOMAIN inside the VNet. For the workspace API and cert names the compute instance's managed-identity token request fails, and azureml-core falls back to the device-login prompt.",
     resolution:
       "Add the A record with the endpoint's private IP, preferably by referencing the zone from the endpoint's DNS zone group so Azure maintains it.",
+    verification:
+      "Show the A record set (az network private-dns record-set a show): it holds the private endpoint's IP. From the compute, nslookup of the name answers that IP instead of NXDOMAIN. Then run aml-netdoctor recheck on the report.",
+    needs: ['workspace', 'computes', 'privateEndpoints', 'networks', 'privateDnsZones', 'dns'],
     references: ['F#3', 'S1', 'S2', 'S24', 'https://learn.microsoft.com/azure/machine-learning/how-to-custom-dns', 'https://learn.microsoft.com/azure/machine-learning/how-to-troubleshoot-secure-connection-workspace'],
   },
   check,

@@ -7,7 +7,7 @@ import type { Evidence } from '../report/schema.ts';
 import type { Snapshot } from '../model/snapshot.ts';
 import type { FindingDraft, Rule, RuleResult } from './rule.ts';
 import { answersWith, answerVia, azParts, listText, lookupEvidence, lookupsFor, named, type WorkspaceScope } from './support.ts';
-import { checkRecordTargets, computesText, groupReferences, noIpReason, zoneConfigLabel, zoneSubjects, type ZoneTarget } from './support-endpoints.ts';
+import { RECHECK, aRecordResource, bicepFiles, checkRecordTargets, computesText, existingZoneResource, groupReferences, noIpReason, zoneConfigLabel, zoneSubjects, type ZoneTarget } from './support-endpoints.ts';
 
 const CODE = 'PRIVATE_DNS_RECORD_STALE';
 
@@ -78,7 +78,15 @@ function finding(s: Snapshot, scope: WorkspaceScope, t: ZoneTarget, stale: strin
     remediation: {
       summary,
       azCli,
-      verify: `az network private-dns record-set a show ${scopeFlags} --query "aRecords[].ipv4Address" prints ${t.expectedIps.join(', ')}; from ${who}, nslookup ${t.fqdn} answers ${t.expectedIps.join(', ')}.`,
+      bicep: bicepFiles(
+        [
+          { deployTo: t.zone.id, declaration: existingZoneResource('zone', t.zone.id) },
+          { deployTo: t.zone.id, declaration: aRecordResource('record', 'zone', t.recordName, t.expectedIps, record.ttl ?? 10) },
+        ],
+        `Rewrites the A record ${t.recordName} in ${t.zoneName} with ${t.expectedIps.join(', ')}: a deployment replaces the record's addresses, so ${stale.join(', ') || 'no stale address'} ${stale.length > 1 ? 'go' : 'goes'}.` +
+          (managed ? '' : "\nReferencing the zone from the endpoint's DNS zone group (privateEndpoints/privateDnsZoneGroups) lets Azure keep the record in sync from then on."),
+      ),
+      verify: `az network private-dns record-set a show ${scopeFlags} --query "aRecords[].ipv4Address" -o tsv prints ${t.expectedIps.join(', ')} and nothing else, and from ${who} nslookup ${t.fqdn} answers ${t.expectedIps.join(', ')}; ${RECHECK}`,
     },
     subjects: zoneSubjects(t.zoneName, [t.fqdn]),
   };
@@ -98,6 +106,9 @@ export const rule = {
       "The compute connects to an address where no workspace endpoint answers: connections time out or fail TLS, the managed-identity token request fails, and azureml-core falls back to the device-login prompt.",
     resolution:
       "Rewrite the record with the endpoint's current private IP, and let the endpoint's DNS zone group manage the record from then on.",
+    verification:
+      "Show the A record set (az network private-dns record-set a show): it holds exactly the private endpoint's current IP. From the compute, nslookup of the name answers that IP. Then run aml-netdoctor recheck on the report.",
+    needs: ['workspace', 'computes', 'privateEndpoints', 'networks', 'privateDnsZones', 'dns'],
     references: ['F#8', 'S1', 'S2', 'https://learn.microsoft.com/azure/machine-learning/how-to-custom-dns', 'https://learn.microsoft.com/azure/machine-learning/how-to-troubleshoot-secure-connection-workspace'],
   },
   check,

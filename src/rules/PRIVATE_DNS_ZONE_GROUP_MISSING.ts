@@ -8,7 +8,26 @@ import type { Evidence } from '../report/schema.ts';
 import type { PrivateDnsZoneGroupObs, PrivateEndpointObs, Snapshot } from '../model/snapshot.ts';
 import type { FindingDraft, Rule, RuleResult } from './rule.ts';
 import { azParts, listText, named, privateScope, requiredZones, type WorkspaceScope } from './support.ts';
-import { endpointResults, fqdnsInZone, nameSubjects, newZone, servingZone, zoneConfigLabel, zoneGroupCommand } from './support-endpoints.ts';
+import {
+  RECHECK,
+  ZONE_GROUP_NOTE,
+  bicepFiles,
+  endpointResults,
+  fqdnsInZone,
+  keptZoneConfigs,
+  nameSubjects,
+  newZone,
+  newZoneBicep,
+  sameResourceGroup,
+  servingZone,
+  zoneConfigLabel,
+  zoneGroupBicep,
+  zoneGroupCommand,
+  zoneIdRef,
+  type BicepPart,
+  type ZoneConfigRef,
+} from './support-endpoints.ts';
+import { expectedIps } from './support-dns.ts';
 
 const CODE = 'PRIVATE_DNS_ZONE_GROUP_MISSING';
 
@@ -63,8 +82,12 @@ function finding(s: Snapshot, scope: WorkspaceScope, pe: PrivateEndpointObs, gro
   let verb: 'create' | 'add' = groups.length === 0 ? 'create' : 'add';
   const notFound: string[] = [];
   const unknownZones: string[] = [];
+  const created: BicepPart[] = [];
+  const configs: ZoneConfigRef[] = keptZoneConfigs(s, groups[0], missing);
   for (const zoneName of missing) {
+    const label = zoneConfigLabel(cloud, zoneName);
     let zoneId: string;
+    let ref: ZoneConfigRef['zoneId'] | undefined;
     const zones = s.privateDnsZones?.ok ? s.privateDnsZones.value : undefined;
     const serving = zones ? servingZone(s, zones, pe, zoneName, `zone ${zoneName}`) : undefined;
     if (serving?.kind === 'zone') {
@@ -77,13 +100,23 @@ function finding(s: Snapshot, scope: WorkspaceScope, pe: PrivateEndpointObs, gro
     } else {
       // No zone of this name was found: create it first, beside the other workspace zone if there is one.
       notFound.push(zoneName);
-      const created = newZone(s, zones, zoneName, pe.id);
-      zoneId = created.zoneId;
-      azCli.push(...created.azCli);
+      const zone = newZone(s, zones, zoneName, pe.id);
+      zoneId = zone.zoneId;
+      azCli.push(...zone.azCli);
+      created.push(...newZoneBicep(zone, `${label}Zone`));
+      ref = zoneIdRef(zoneId, `${label}Zone`, sameResourceGroup(zoneId, pe.id));
     }
-    azCli.push(zoneGroupCommand(verb, { scopeId: pe.id, endpoint: pe.name, group: groupName, zoneId, label: zoneConfigLabel(cloud, zoneName) }));
+    azCli.push(zoneGroupCommand(verb, { scopeId: pe.id, endpoint: pe.name, group: groupName, zoneId, label }));
+    configs.push({ name: label, zoneId: ref ?? zoneId });
     verb = 'add';
   }
+  const bicep = bicepFiles(
+    [...created, ...zoneGroupBicep(pe, groupName, configs)],
+    `${groups.length === 0 ? 'Creates the DNS zone group' : `Rewrites DNS zone group ${groupName}`} of ${pe.name} with ${listText(missing)}` +
+      (notFound.length ? ` (creating ${listText(notFound)} first, location global, linked to the compute's resolver VNet)` : '') +
+      `.\n${ZONE_GROUP_NOTE}` +
+      (unknownZones.length ? `\nFill in the id of the existing ${listText(unknownZones)} zone (the private DNS zones could not be read).` : ''),
+  );
   const summary =
     (groups.length === 0 ? `Create a DNS zone group on ${pe.name}` : `Add the missing zone(s) to zone group ${groupName} of ${pe.name}`) +
     ` so Azure manages the A records for ${listText(missing)}` +
@@ -98,7 +131,10 @@ function finding(s: Snapshot, scope: WorkspaceScope, pe: PrivateEndpointObs, gro
     remediation: {
       summary,
       azCli,
-      verify: `az network private-endpoint dns-zone-group list --subscription ${p.subscription} -g ${p.resourceGroup} --endpoint-name ${pe.name} --query "[].privateDnsZoneConfigs[].privateDnsZoneId" lists ${listText(missing)}; from the compute, nslookup ${names[0] ?? '<workspace name>'} answers with the endpoint's private IP.`,
+      bicep,
+      verify:
+        `az network private-endpoint dns-zone-group list --subscription ${p.subscription} -g ${p.resourceGroup} --endpoint-name ${pe.name} --query "[].privateDnsZoneConfigs[].privateDnsZoneId" -o tsv lists ${listText(missing)}` +
+        `, and from the compute nslookup ${names[0] ?? '<workspace name>'} answers ${listText(names[0] ? expectedIps([pe], names[0]) : []) || "the endpoint's private IP"}; ${RECHECK}`,
     },
     subjects: [...missing.map((z) => `zone:${z}`), ...nameSubjects(names)],
   };
@@ -118,6 +154,10 @@ export const rule = {
       'The workspace names then have no private A records, or hand-made ones that go stale when the endpoint is recreated. The compute resolves the workspace API and cert names to the public address or a dead IP, the managed-identity token request fails, and azureml-core falls back to device login.',
     resolution:
       "Create a DNS zone group on the endpoint (or add the missing zone to it) referencing both zones; Azure then writes and maintains the A records.",
+    verification:
+      "List the endpoint's DNS zone groups (az network private-endpoint dns-zone-group list): their configs reference every required zone. From the compute, nslookup of the workspace API name answers the private endpoint's IP. Then run aml-netdoctor recheck on the report.",
+    needs: ['workspace', 'computes', 'privateEndpoints', 'networks', 'privateDnsZones'],
+    absorbs: ['PRIVATE_DNS_RECORD_MISSING'],
     references: ['F#4', 'S2', 'S16', 'S24', 'https://learn.microsoft.com/azure/machine-learning/how-to-troubleshoot-secure-connection-workspace', 'https://learn.microsoft.com/azure/private-link/private-endpoint-dns'],
   },
   check,

@@ -8,7 +8,24 @@ import type { Evidence } from '../report/schema.ts';
 import type { PrivateDnsZonesObs, PrivateEndpointObs, Snapshot } from '../model/snapshot.ts';
 import type { FindingDraft, Rule, RuleResult } from './rule.ts';
 import { azScope, listText, named, privateScope, requiredZones, undetermined, unknownFrom, zoneGroupZoneIds, zonesNamed, type WorkspaceScope } from './support.ts';
-import { failedZoneSearches, fqdnsInZone, newZone, zoneConfigLabel, zoneGroupCommand, zoneSubjects } from './support-endpoints.ts';
+import {
+  RECHECK,
+  ZONE_GROUP_NOTE,
+  bicepFiles,
+  failedZoneSearches,
+  fqdnsInZone,
+  keptZoneConfigs,
+  newZone,
+  newZoneBicep,
+  sameResourceGroup,
+  zoneConfigLabel,
+  zoneGroupBicep,
+  zoneGroupCommand,
+  zoneIdRef,
+  zoneSubjects,
+  type BicepPart,
+} from './support-endpoints.ts';
+import { expectedIps } from './support-dns.ts';
 
 const CODE = 'PRIVATE_DNS_ZONE_MISSING';
 
@@ -70,9 +87,12 @@ function finding(s: Snapshot, scope: WorkspaceScope, zones: PrivateDnsZonesObs, 
     });
   }
 
-  const { home, zoneId, resolvers, azCli } = newZone(s, zones, zoneName, blamed.id);
+  const created = newZone(s, zones, zoneName, blamed.id);
+  const { home, zoneId, resolvers, azCli } = created;
   const label = zoneConfigLabel(cloud, zoneName);
-  for (const pe of endpoints) {
+  const zoneSymbol = `${label}Zone`;
+  const parts: BicepPart[] = newZoneBicep(created, zoneSymbol);
+  endpoints.forEach((pe, i) => {
     const group = pe.zoneGroups.ok ? pe.zoneGroups.value[0] : undefined;
     if (group) {
       // A config still pointing at a deleted zone of this name is replaced (zone groups write records only when they change).
@@ -81,10 +101,18 @@ function finding(s: Snapshot, scope: WorkspaceScope, zones: PrivateDnsZonesObs, 
       }
     }
     azCli.push(zoneGroupCommand(group ? 'add' : 'create', { scopeId: pe.id, endpoint: pe.name, group: group?.name ?? 'default', zoneId, label }));
-  }
+    const configs = [...keptZoneConfigs(s, group, [zoneName]), { name: label, zoneId: zoneIdRef(zoneId, zoneSymbol, sameResourceGroup(zoneId, pe.id)) }];
+    parts.push(...zoneGroupBicep(pe, group?.name ?? 'default', configs, endpoints.length > 1 ? String(i + 1) : ''));
+  });
   const summary =
     `Create the private DNS zone ${zoneName} in ${home.resourceGroup}, link it to ${resolvers.length ? listText(resolvers.map((v) => v.name)) : 'the VNet whose DNS resolver the compute uses'} (registration disabled), and add it to the endpoint's DNS zone group so Azure writes the A records.` +
     (resolvers.length ? '' : ' With custom DNS outside Azure, also forward the public zone to a resolver in a linked VNet.');
+  const bicep = bicepFiles(
+    parts,
+    `Creates ${zoneName} (location global)` +
+      (resolvers.length ? `, links it to ${listText(resolvers.map((v) => v.name))}` : ', with no VNet link: add a virtualNetworkLinks child for the VNet whose DNS resolver the compute uses') +
+      `, and puts it into the DNS zone group of ${listText(endpoints.map((pe) => pe.name))}.\n${ZONE_GROUP_NOTE}`,
+  );
   const verifyName = names[0] ?? zoneName;
   return {
     resourceId: blamed.id,
@@ -94,7 +122,10 @@ function finding(s: Snapshot, scope: WorkspaceScope, zones: PrivateDnsZonesObs, 
     remediation: {
       summary,
       azCli,
-      verify: `az network private-dns record-set a list --subscription ${home.subscription} -g ${home.resourceGroup} -z ${zoneName} -o table lists the workspace records; from the compute, nslookup ${verifyName} answers with the endpoint's private IP.`,
+      bicep,
+      verify:
+        `az network private-dns record-set a list --subscription ${home.subscription} -g ${home.resourceGroup} -z ${zoneName} --query "[].{name:name, ip:aRecords[0].ipv4Address}" -o tsv lists the workspace records with the endpoint's private IP` +
+        `, and from the compute nslookup ${verifyName} answers ${listText(expectedIps(endpoints, verifyName)) || "the endpoint's private IP"}; ${RECHECK}`,
     },
     subjects: zoneSubjects(zoneName, names),
   };
@@ -114,6 +145,10 @@ export const rule = {
       "Without the zone the workspace names resolve to the workspace's public address, which refuses traffic when public network access is disabled. The compute instance's managed-identity token request fails and azureml-core falls back to the device-login prompt.",
     resolution:
       "Create the zone, link it to the VNet whose resolver the compute uses (registration disabled), and add it to the private endpoint's DNS zone group so the A records are written and kept in sync.",
+    verification:
+      "List the zone's A records (az network private-dns record-set a list): the workspace names appear with the private endpoint's IP. From the compute, nslookup of the workspace API name answers that private IP, not a public address. Then run aml-netdoctor recheck on the report.",
+    needs: ['workspace', 'computes', 'privateEndpoints', 'networks', 'privateDnsZones'],
+    absorbs: ['PRIVATE_DNS_ZONE_GROUP_MISSING', 'PRIVATE_DNS_RECORD_MISSING'],
     references: ['F#3', 'S1', 'S2', 'S16', 'S24', 'https://learn.microsoft.com/azure/machine-learning/how-to-custom-dns', 'https://learn.microsoft.com/azure/private-link/private-endpoint-dns'],
   },
   check,

@@ -6,7 +6,7 @@
  */
 import { idKey, sameId } from '../model/arm-id.ts';
 import type { PrivateDnsZonesObs, Snapshot, VnetLinkObs, VnetObs } from '../model/snapshot.ts';
-import type { Evidence } from '../report/schema.ts';
+import type { Evidence, Remediation } from '../report/schema.ts';
 import type { FindingDraft, Rule, RuleResult } from './rule.ts';
 import {
   azParts,
@@ -48,6 +48,7 @@ import {
   unreadableVnets,
   workspaceDnsNames,
 } from './support-dns.ts';
+import { RECHECK, bicepFiles, existingZoneResource, zoneLinkResource } from './support-endpoints.ts';
 
 const CODE = 'PRIVATE_DNS_ZONE_NOT_LINKED';
 
@@ -231,14 +232,26 @@ function peeringsToLinked(resolverVnet: VnetObs, linkedVnetIds: string[]) {
     .sort(byIdKey);
 }
 
-function remediation(scope: WorkspaceScope, zoneName: string, resolverVnet: VnetObs, blamed: ZoneEntry, stuck: { zone: ZoneEntry; link: VnetLinkObs } | undefined, names: string[]) {
+/** The zone link as Bicep: the `existing` zone and its virtualNetworkLinks child to the resolver VNet. */
+function linkBicep(zone: ZoneEntry, linkName: string, resolverVnet: VnetObs, note: string): string {
+  return bicepFiles(
+    [
+      { deployTo: zone.id, declaration: existingZoneResource('zone', zone.id) },
+      { deployTo: zone.id, declaration: zoneLinkResource('link', 'zone', linkName, resolverVnet.id) },
+    ],
+    note,
+  );
+}
+
+function remediation(scope: WorkspaceScope, zoneName: string, resolverVnet: VnetObs, blamed: ZoneEntry, stuck: { zone: ZoneEntry; link: VnetLinkObs } | undefined, names: string[]): Remediation {
   const zone = stuck?.zone ?? blamed;
   const where = `${azScope(zone.id)} -z ${zoneName}`;
   const verifyName = names[0];
   const verifyIp = verifyName ? expectedIps(scope.endpoints, verifyName).join(', ') : '';
   const verify =
     `az network private-dns link vnet list ${where} --query "[].{name:name, vnet:virtualNetwork.id, state:virtualNetworkLinkState}" -o table shows a Completed link to ${resolverVnet.name}` +
-    (verifyName ? `; from the compute, nslookup ${verifyName} answers ${verifyIp || "with the private endpoint's IP"}.` : '.');
+    (verifyName ? `, and from the compute nslookup ${verifyName} answers ${verifyIp || "the private endpoint's IP"}` : '') +
+    `; ${RECHECK}`;
   if (stuck) {
     const inProgress = (stuck.link.virtualNetworkLinkState ?? '').toLowerCase() === 'inprogress' && (stuck.link.provisioningState ?? '').toLowerCase() !== 'failed';
     return {
@@ -250,12 +263,19 @@ function remediation(scope: WorkspaceScope, zoneName: string, resolverVnet: Vnet
         `az network private-dns link vnet delete ${where} -n ${stuck.link.name} --yes`,
         `az network private-dns link vnet create ${where} -n ${stuck.link.name} -v ${resolverVnet.id} -e false`,
       ],
+      bicep: linkBicep(
+        zone,
+        stuck.link.name,
+        resolverVnet,
+        `Link ${stuck.link.name} from ${zoneName} to ${resolverVnet.name} (registration disabled).\nBicep cannot delete: if the link stays ${stuck.link.virtualNetworkLinkState ?? stuck.link.provisioningState ?? 'unusable'}, delete it with the az command first, then deploy this to recreate it.`,
+      ),
       verify,
     };
   }
   return {
     summary: `Link the private DNS zone ${zoneName} to ${resolverVnet.name} (registration disabled). A link is per VNet: linking a peered hub does not help ${resolverVnet.name}.`,
     azCli: [`az network private-dns link vnet create ${where} -n ${linkNameFor(resolverVnet.name)} -v ${resolverVnet.id} -e false`],
+    bicep: linkBicep(zone, linkNameFor(resolverVnet.name), resolverVnet, `Links ${zoneName} to ${resolverVnet.name} (registration disabled): Azure DNS in ${resolverVnet.name} then answers from the zone.`),
     verify,
   };
 }
@@ -274,6 +294,9 @@ export const rule = {
       "Azure DNS answers from a private zone only for VNets linked to it. Without the link, the workspace API and cert names resolve to the workspace's public address, which refuses traffic when public network access is disabled. The compute instance's token broker (managed-identity) call to the workspace and cert endpoints fails, and the SDK falls back to the device-login prompt.",
     resolution:
       'Create a virtual network link from each required zone to the resolver VNet (registration disabled). A link stuck InProgress or Failed: wait, then delete and recreate it.',
+    verification:
+      "List the zone's virtual network links (az network private-dns link vnet list): one points at the resolver VNet with state Completed. From the compute, nslookup of the workspace API name answers the private endpoint's IP. Then run aml-netdoctor recheck on the report.",
+    needs: ['workspace', 'computes', 'privateEndpoints', 'networks', 'privateDnsZones', 'dns'],
     references: [
       'F#5',
       'S2',

@@ -5,8 +5,8 @@
  */
 import { idKey, nameOf } from '../model/arm-id.ts';
 import type { Snapshot } from '../model/snapshot.ts';
-import type { FindingDraft, Rule, RuleContext, RuleResult } from './rule.ts';
-import { confidenceOf, flowEvidence, flowIds, flowsOf, groupHits, judgeFlows, parseRouteElement, rerun, subnetOf, subnetSubjects, type Hit } from './support-flows.ts';
+import { FLOW_NEEDS, type FindingDraft, type Rule, type RuleContext, type RuleResult } from './rule.ts';
+import { confidenceOf, flowEvidence, flowIds, flowsOf, groupHits, judgeFlows, parseRouteElement, routeBicep, routeVerify, subnetOf, subnetSubjects, type Hit, type RouteSpec } from './support-flows.ts';
 import { azScope, isUnknown, listText, workspaceOf } from './support.ts';
 
 const CODE = 'ROUTE_ASYMMETRIC_FORCED_TUNNEL';
@@ -38,6 +38,14 @@ function finding(s: Snapshot, hits: Hit[]): FindingDraft {
   const region = isUnknown(ws) ? '<region>' : ws.location;
   const scope = `${azScope(rtId)} --route-table-name ${rt}`;
   const name = freeRouteName(s, rtId, 'AzureMLRoute');
+  const route: RouteSpec = { name, addressPrefix: 'AzureMachineLearning', nextHopType: 'Internet' };
+  const bicep = routeBicep(
+    s,
+    rtId,
+    [route],
+    `Replies to Azure ML's inbound traffic leave through the compute's public IP; everything else stays on ${r.name ? `route ${r.name}` : 'the default route'} to the appliance.\n` +
+      `Computes created before December 2022 (classic Batch node communication) also need a route BatchNodeManagementRoute for BatchNodeManagement.${region} with next hop Internet.`,
+  );
   const computes = [...new Set(flows.flatMap((f) => f.computes))].sort();
   const explanation =
     `${computes.length ? `${listText(computes)} ${computes.length > 1 ? 'have' : 'has'}` : 'The computes have'} a public IP, so Azure Machine Learning manages ${computes.length > 1 ? 'them' : 'it'} through inbound TCP 44224 from the AzureMachineLearning service tag. ` +
@@ -57,7 +65,8 @@ function finding(s: Snapshot, hits: Hit[]): FindingDraft {
         `Computes created before December 2022 (classic Batch node communication) also need az network route-table route create ${scope} -n BatchNodeManagementRoute --address-prefix BatchNodeManagement.${region} --next-hop-type Internet. ` +
         'Alternatively recreate the computes without a public IP (enableNodePublicIp false), which need no inbound traffic.',
       azCli: [`az network route-table route create ${scope} -n ${name} --address-prefix AzureMachineLearning --next-hop-type Internet`],
-      verify: `az network route-table route list ${scope} --query "[].{name:name, prefix:addressPrefix, next:nextHopType}" -o table shows AzureMachineLearning -> Internet; then ${rerun(ids)}`,
+      bicep,
+      verify: routeVerify(s, undefined, rtId, route, ids),
     },
     subjects: [`route-table:${idKey(rtId)}`, ...subnetSubjects(hits)],
     flows: ids,
@@ -78,6 +87,9 @@ export const rule = {
       "Azure ML's inbound management connection (TCP 44224) arrives on the compute's public IP, but the reply leaves through the firewall, which never saw the connection and drops it (asymmetric routing). Compute creation, start and updates fail or hang.",
     resolution:
       'Add user-defined routes for the AzureMachineLearning service tag (and BatchNodeManagement.<region> for computes created before December 2022) with next hop Internet to the compute subnet route table, or recreate the computes without a public IP.',
+    verification:
+      'Show the new route in the compute subnet route table (az network route-table route show): AzureMachineLearning with next hop Internet. Then run aml-netdoctor recheck on the report: the aml-inbound flow must be allowed.',
+    needs: FLOW_NEEDS,
     references: [
       'F#12',
       'S3',

@@ -4,12 +4,36 @@
  * an appliance across a peering that is not usable for forwarded traffic. Blames the route table
  * (the peering in the last case, the compute subnet for system routes); tier by flow.
  */
-import { idKey, nameOf, parentId } from '../model/arm-id.ts';
-import type { Snapshot } from '../model/snapshot.ts';
+import { idKey, nameOf, parentId, sameId } from '../model/arm-id.ts';
+import type { PeeringObs, Snapshot } from '../model/snapshot.ts';
 import { cidrContains } from '../model/ip.ts';
 import type { Evidence, Remediation } from '../report/schema.ts';
-import type { FindingDraft, FlowId, Rule, RuleContext, RuleResult } from './rule.ts';
-import { clause, confidenceOf, destinationOf, firewallIp, flowEvidence, flowIds, flowsOf, flowText, groupHits, judgeFlows, parseRouteElement, rerun, subnetSubjects, tierOf, whoNeeds, type Hit } from './support-flows.ts';
+import { FLOW_NEEDS, type FindingDraft, type FlowId, type Rule, type RuleContext, type RuleResult } from './rule.ts';
+import { bicepResource } from './support-bicep.ts';
+import {
+  clause,
+  confidenceOf,
+  destinationOf,
+  firewallIp,
+  flowEvidence,
+  flowIds,
+  flowsOf,
+  flowText,
+  groupHits,
+  judgeFlows,
+  parseRouteElement,
+  routeBicep,
+  routeTableOf,
+  routeVerify,
+  snippetIn,
+  subnetSubjects,
+  tierOf,
+  vantageOf,
+  verifyText,
+  whoNeeds,
+  type Hit,
+  type RouteSpec,
+} from './support-flows.ts';
 import { azScope, isUnknown, knownVnets, listText, peeringWorks, vnetById } from './support.ts';
 
 const CODE = 'ROUTE_NEXT_HOP_UNREACHABLE';
@@ -26,15 +50,49 @@ function check(s: Snapshot, context?: RuleContext): RuleResult[] {
 
 const isRouteTable = (id: string | undefined) => !!id && /\/routeTables\//i.test(id);
 
-function appliancePeeringFix(s: Snapshot, peeringId: string): { azCli: string[]; note: string } {
+/** One side of a peering as it must be: access (and, for an appliance path, forwarded traffic) on, other settings as read. */
+function peeringBicep(s: Snapshot, fromVnetId: string, name: string, remoteId: string, p: PeeringObs | undefined, forwarded: boolean, note: string): string {
+  return snippetIn(
+    s,
+    [fromVnetId],
+    [
+      bicepResource({ symbol: 'vnet', type: 'Microsoft.Network/virtualNetworks', name: nameOf(fromVnetId), existing: true }),
+      bicepResource({
+        symbol: 'peering',
+        type: 'Microsoft.Network/virtualNetworks/virtualNetworkPeerings',
+        name,
+        parent: 'vnet',
+        body: {
+          properties: {
+            remoteVirtualNetwork: { id: remoteId },
+            allowVirtualNetworkAccess: true,
+            allowForwardedTraffic: forwarded || (p?.allowForwardedTraffic ?? false),
+            allowGatewayTransit: p?.allowGatewayTransit ?? false,
+            useRemoteGateways: p?.useRemoteGateways ?? false,
+          },
+        },
+      }),
+    ],
+    note,
+  );
+}
+
+function peeringOf(s: Snapshot, peeringId: string): PeeringObs | undefined {
+  const vnet = vnetById(s, parentId(peeringId));
+  return isUnknown(vnet) ? undefined : vnet.peerings.find((p) => idKey(p.id) === idKey(peeringId));
+}
+
+function appliancePeeringFix(s: Snapshot, peeringId: string): { azCli: string[]; note: string; bicep: string } {
   const vnetId = parentId(peeringId);
-  const vnet = vnetById(s, vnetId);
-  const peering = isUnknown(vnet) ? undefined : vnet.peerings.find((p) => idKey(p.id) === idKey(peeringId));
+  const peering = peeringOf(s, peeringId);
   const access = peering?.allowVirtualNetworkAccess === false ? ' --allow-vnet-access true' : '';
   const connected = !peering || peeringWorks(peering);
+  const note = connected ? '' : ` The peering is ${peering?.peeringState ?? 'not Connected'}: bring it to Connected first (see VNET_PEERING_NOT_CONNECTED).`;
+  const bicepNote = `Peering ${nameOf(peeringId)} must allow forwarded traffic: the appliance's replies arrive through it as forwarded traffic.${note ? `\n${note.trim()}` : ''}`;
   return {
     azCli: [`az network vnet peering update ${azScope(peeringId)} --vnet-name ${nameOf(vnetId)} -n ${nameOf(peeringId)} --allow-forwarded-traffic true${access}`],
-    note: connected ? '' : ` The peering is ${peering?.peeringState ?? 'not Connected'}: bring it to Connected first (see VNET_PEERING_NOT_CONNECTED).`,
+    note,
+    bicep: peeringBicep(s, vnetId, nameOf(peeringId), peering?.remoteVirtualNetworkId ?? '<id of the remote VNet>', peering, true, bicepNote),
   };
 }
 
@@ -44,6 +102,33 @@ function vnetHolding(s: Snapshot, hits: Hit[]) {
   return knownVnets(s).find((v) => v.addressPrefixes.some((p) => ips.some((ip) => cidrContains(p, ip))));
 }
 
+/**
+ * Bicep cannot delete one route (deployments only add and change), so the declarative form of the
+ * deletion is the whole route table with every other route, which replaces its route list.
+ */
+function deleteRouteBicep(s: Snapshot, rtId: string, route: string): string {
+  const rt = routeTableOf(s, rtId);
+  const cannot = `Bicep cannot delete a single route: deployments only add or change resources. Run the az command, or deploy this declaration of route table ${nameOf(rtId)}`;
+  if (!rt) {
+    return snippetIn(s, [rtId], [bicepResource({ symbol: 'routeTable', type: 'Microsoft.Network/routeTables', name: nameOf(rtId), existing: true })], `${cannot} once its routes can be read (they could not be here): list every route except ${route}.`);
+  }
+  const rest = rt.routes.filter((r) => r.name.toLowerCase() !== route.toLowerCase());
+  const vnet = knownVnets(s).find((v) => v.subnets.some((x) => sameId(x.routeTableId, rtId)));
+  const body = {
+    location: rt.location ?? vnet?.location ?? '<region of the route table>',
+    properties: {
+      disableBgpRoutePropagation: rt.disableBgpRoutePropagation,
+      routes: rest.map((r) => ({ name: r.name, properties: { addressPrefix: r.addressPrefix, nextHopType: r.nextHopType, nextHopIpAddress: r.nextHopIpAddress } })),
+    },
+  };
+  return snippetIn(
+    s,
+    [rtId],
+    [bicepResource({ symbol: 'routeTable', type: 'Microsoft.Network/routeTables', name: nameOf(rtId), body })],
+    `${cannot}, which lists every route except ${route} and so removes it.\nThe deployment replaces the table's routes and tags: add its tags if it has any.`,
+  );
+}
+
 function remediation(s: Snapshot, hits: Hit[], ids: FlowId[]): Remediation & { blamed: string; what: string } {
   const first = hits[0] as Hit;
   const hop = first.hop;
@@ -51,7 +136,6 @@ function remediation(s: Snapshot, hits: Hit[], ids: FlowId[]): Remediation & { b
   const route = r.name ?? '<route>';
   const fw = firewallIp(s);
   const subnetId = first.flow.subnetId ?? '';
-  const verifyRoutes = `az network vnet subnet show ${azScope(subnetId)} --vnet-name ${nameOf(parentId(subnetId))} -n ${nameOf(subnetId)} --query routeTable.id, then az network route-table route list on that table`;
   if (hop.reason === 'route-appliance-across-peering' && hop.resourceId) {
     const fix = appliancePeeringFix(s, hop.resourceId);
     return {
@@ -59,7 +143,12 @@ function remediation(s: Snapshot, hits: Hit[], ids: FlowId[]): Remediation & { b
       what: `the appliance ${r.ip ?? ''} of route ${hop.element ?? route} sits in a peered VNet, and peering ${nameOf(hop.resourceId)} does not carry the traffic: ${clause(hop.detail)}`,
       summary: `Allow forwarded traffic on peering ${nameOf(hop.resourceId)} (the replies from the appliance arrive as forwarded traffic).${fix.note}`,
       azCli: fix.azCli,
-      verify: `az network vnet peering show ${azScope(hop.resourceId)} --vnet-name ${nameOf(parentId(hop.resourceId))} -n ${nameOf(hop.resourceId)} --query "{state: peeringState, access: allowVirtualNetworkAccess, forwarded: allowForwardedTraffic}" shows Connected / true / true; then ${rerun(ids)}`,
+      bicep: fix.bicep,
+      verify: verifyText(
+        `az network vnet peering show ${azScope(hop.resourceId)} --vnet-name ${nameOf(parentId(hop.resourceId))} -n ${nameOf(hop.resourceId)} --query "[peeringState, allowVirtualNetworkAccess, allowForwardedTraffic]" -o tsv`,
+        'Connected, True and True',
+        ids,
+      ),
     };
   }
   if (isRouteTable(hop.resourceId)) {
@@ -67,6 +156,9 @@ function remediation(s: Snapshot, hits: Hit[], ids: FlowId[]): Remediation & { b
     const scope = `${azScope(rt)} --route-table-name ${nameOf(rt)} -n ${route}`;
     const target = fw ?? '<firewall private IP>';
     const unowned = hop.reason === 'route-unowned-appliance';
+    const prefix = r.prefix ?? routeTableOf(s, rt)?.routes.find((x) => x.name.toLowerCase() === route.toLowerCase())?.addressPrefix ?? '<address prefix>';
+    const repoint = unowned || !!fw;
+    const spec: RouteSpec = { name: route, addressPrefix: prefix, nextHopType: 'VirtualAppliance', nextHopIpAddress: target };
     return {
       blamed: rt,
       what: unowned
@@ -77,13 +169,28 @@ function remediation(s: Snapshot, hits: Hit[], ids: FlowId[]): Remediation & { b
         : fw
           ? `Send route ${route} to the firewall (${target}) instead of dropping the traffic, and allow the required destinations there; or delete the route if the drop was not intended.`
           : `Delete route ${route} (or give it a next hop that forwards the traffic, such as a firewall's private IP with next hop VirtualAppliance).`,
-      azCli: unowned || fw ? [`az network route-table route update ${scope} --next-hop-type VirtualAppliance --next-hop-ip-address ${target}`] : [`az network route-table route delete ${scope}`],
-      verify: `az network route-table route show ${scope} --query "{prefix: addressPrefix, next: nextHopType, ip: nextHopIpAddress}"; then ${rerun(ids)}`,
+      azCli: repoint ? [`az network route-table route update ${scope} --next-hop-type VirtualAppliance --next-hop-ip-address ${target}`] : [`az network route-table route delete ${scope}`],
+      bicep: repoint
+        ? routeBicep(s, rt, [spec], `Route ${route} ${unowned ? `sent the traffic to ${r.ip ?? 'an address'}, which nothing owns` : 'dropped the traffic (next hop None)'}: it now goes to ${fw ? `Azure Firewall ${target}` : 'the private IP of the firewall or appliance that exists (fill it in)'}.`)
+        : deleteRouteBicep(s, rt, route),
+      verify: repoint
+        ? routeVerify(s, subnetId, rt, spec, ids)
+        : verifyText(`az network route-table route list ${azScope(rt)} --route-table-name ${nameOf(rt)} --query "length([?name=='${route}'])" -o tsv`, '0', ids),
     };
   }
   // A system route (or none): the destination is in no address space the subnet can reach.
   const holder = vnetHolding(s, hits);
   const computeVnet = parentId(subnetId);
+  const local = `${nameOf(computeVnet)}-to-${holder?.name ?? '<remote-vnet>'}`;
+  const remoteId = holder?.id ?? '<id of the VNet holding the destination>';
+  const bicep = [
+    peeringBicep(s, computeVnet, local, remoteId, undefined, false, `Side 1 of ${holder ? 2 : 1}: peering ${local}. Save as its own file.`),
+    ...(holder ? [peeringBicep(s, holder.id, `${holder.name}-to-${nameOf(computeVnet)}`, computeVnet, undefined, false, `Side 2 of 2: peering ${holder.name}-to-${nameOf(computeVnet)}. Save as its own file.`)] : []),
+  ].join('\n');
+  const v = vantageOf(s, subnetId);
+  const verify = v && holder
+    ? verifyText(`az network nic show-effective-route-table --ids ${v.nicId} --query "value[?nextHopType=='VNetPeering'].addressPrefix[]" -o tsv`, `the address space of ${holder.name} (${holder.addressPrefixes.join(', ')})`, ids)
+    : verifyText(`az network vnet peering show ${azScope(computeVnet)} --vnet-name ${nameOf(computeVnet)} -n ${local} --query peeringState -o tsv`, 'Connected', ids);
   return {
     blamed: subnetId,
     what: `no usable route reaches the destination from subnet ${nameOf(subnetId)} (${hop.element ?? 'no route'}): ${clause(hop.detail)}`,
@@ -91,10 +198,11 @@ function remediation(s: Snapshot, hits: Hit[], ids: FlowId[]): Remediation & { b
       ? `The destination lies in ${holder.name}, which ${nameOf(computeVnet)} does not reach: peer the two VNets (both directions), or route the prefix to an appliance that reaches it.`
       : 'The destination lies in no VNet the subnet reaches: peer the VNet that holds it, or route the prefix to an appliance (next hop VirtualAppliance) that reaches it.',
     azCli: [
-      `az network vnet peering create ${azScope(computeVnet)} --vnet-name ${nameOf(computeVnet)} -n ${nameOf(computeVnet)}-to-${holder?.name ?? '<remote-vnet>'} --remote-vnet ${holder?.id ?? '<id of the VNet holding the destination>'} --allow-vnet-access true`,
+      `az network vnet peering create ${azScope(computeVnet)} --vnet-name ${nameOf(computeVnet)} -n ${local} --remote-vnet ${remoteId} --allow-vnet-access true`,
       ...(holder ? [`az network vnet peering create ${azScope(holder.id)} --vnet-name ${holder.name} -n ${holder.name}-to-${nameOf(computeVnet)} --remote-vnet ${computeVnet} --allow-vnet-access true`] : []),
     ],
-    verify: `${verifyRoutes}; then ${rerun(ids)}`,
+    bicep,
+    verify,
   };
 }
 
@@ -131,6 +239,9 @@ export const rule = {
       'The packets are dropped before they reach any firewall or service. On the auth path (workspace API and cert, the Azure ML service, Entra ID, ARM) the token request fails and azureml-core falls back to the device-login prompt; other flows break jobs, images or notebooks.',
     resolution:
       "Point the route at the firewall's or appliance's actual private IP, delete a blackhole route that was not intended, allow forwarded traffic on the peering to the appliance's VNet, or peer the VNet that holds a private destination.",
+    verification:
+      "Read the route the flow takes again: a VM NIC's effective routes in the compute subnet (az network nic show-effective-route-table), or the corrected route or peering itself; the next hop must be an address a firewall or appliance owns, or a Connected peering. Then run aml-netdoctor recheck on the report: the flows must be allowed.",
+    needs: FLOW_NEEDS,
     references: [
       'S3',
       'S4',

@@ -6,7 +6,7 @@
  */
 import { analyzeFlows } from '../flows/analyze.ts';
 import type { DependencyObs, Snapshot, WorkspaceObs } from '../model/snapshot.ts';
-import type { Rule, RuleContext, RuleResult } from './rule.ts';
+import { FLOW_NEEDS, type Rule, type RuleContext, type RuleResult } from './rule.ts';
 import { azScope } from './support.ts';
 import { STORAGE, bypassesAzureServices, judgeDependencyNetwork, type WorkspaceAdmission } from './support-dependencies.ts';
 
@@ -36,6 +36,9 @@ function workspaceAdmission(d: DependencyObs, ws: WorkspaceObs): WorkspaceAdmiss
       `Add a resource instance rule for workspace ${ws.name} so the Azure ML service can reach ${d.name}` +
       ` (or allow trusted Azure services: \`az storage account update ${azScope(d.id)} -n ${d.name} --bypass ${[...keep, 'AzureServices'].join(' ')}\`).`,
     azCli: [`az storage account network-rule add ${azScope(d.id)} --account-name ${d.name} --resource-id ${ws.id} --tenant-id $(az account show --subscription ${ws.subscriptionId} --query tenantId -o tsv)`],
+    // The snapshot does not hold the workspace's tenant: the declaration uses the deployment subscription's.
+    edit: { resourceAccessRules: [{ resourceId: ws.id }] },
+    check: { query: `networkRuleSet.resourceAccessRules[?ends_with(resourceId, '/workspaces/${ws.name}')].resourceId | [0]`, prints: ws.id },
   };
 }
 
@@ -45,8 +48,6 @@ function check(s: Snapshot, context?: RuleContext): RuleResult[] {
     workspaceAdmission,
     breaks:
       'Jobs cannot read or write the workspace datastores, compute instances cannot mount the notebooks file share (SMB 445), and snapshot uploads and image builds fail with 403 AuthorizationFailure or time out; this breaks jobs and notebooks, not sign-in itself.',
-    verify: (d) =>
-      `az storage account show --ids ${d.id} --query "{public: publicNetworkAccess, rules: networkRuleSet}" and az network private-endpoint-connection list --id ${d.id} --query "[].{endpoint: properties.privateEndpoint.id, status: properties.privateLinkServiceConnectionState.status}" show the new rules or Approved endpoints; then run a job that reads the default datastore.`,
   });
 }
 
@@ -64,6 +65,9 @@ export const rule = {
       'Jobs cannot read or write datastores, compute instances cannot mount the notebooks file share, and snapshot uploads and environment image builds fail (403 AuthorizationFailure or timeouts). This breaks jobs and notebooks; it does not by itself cause the device-login prompt.',
     resolution:
       'Create blob and file private endpoints (with a DNS zone group for privatelink.blob.core.windows.net and privatelink.file.core.windows.net in the public cloud) in the compute VNet, or, with public access enabled, add a virtual network rule for the compute subnet and the Microsoft.Storage service endpoint on it. Admit the workspace with a resource instance rule (`az storage account network-rule add --resource-id <workspace id> --tenant-id <tenant id>`) or the trusted-services bypass.',
+    verification:
+      '`az storage account show --ids <account id>` lists each new blob and file private endpoint connection as Approved (privateEndpointConnections[].privateLinkServiceConnectionState.status), the compute subnet under networkRuleSet.virtualNetworkRules, and the workspace under networkRuleSet.resourceAccessRules; from the compute, nslookup <account>.blob.core.windows.net returns the private endpoint address. Then `aml-netdoctor recheck` the report and run a job that reads the default datastore.',
+    needs: FLOW_NEEDS,
     references: [
       'F#21',
       'S17',

@@ -28,6 +28,7 @@ import {
   type WorkspaceScope,
 } from './support.ts';
 import { workspaceNameSubjects } from './support-endpoints.ts';
+import { bicepResource, bicepSnippet } from './support-bicep.ts';
 
 const CODE = 'VNET_PEERING_NOT_CONNECTED';
 
@@ -116,6 +117,41 @@ function fixSide(from: { id: string; name: string }, toId: string, p: PeeringObs
   return p.allowVirtualNetworkAccess === false ? [`az network vnet peering update ${azScope(from.id)} -n ${name} --vnet-name ${from.name} --allow-vnet-access true`] : [];
 }
 
+/**
+ * One side of the peering (`from` -> `toId`) as it must be: access allowed, the remote VNet set, and
+ * the observed forwarding and gateway settings kept (this rule needs none of them, and a redeploy
+ * that left them out would switch them off). Each side deploys to its own VNet's resource group.
+ */
+function sideBicep(from: { id: string; name: string }, toId: string, p: PeeringObs | undefined, label: string, extraNote?: string): string {
+  const name = p?.name ?? `${from.name}-to-${nameOf(toId)}`;
+  const state = (p?.peeringState ?? '').toLowerCase();
+  const notes = [`${label}: peering ${name} (${from.name} -> ${nameOf(toId)}). Save as its own file.`];
+  if (state === 'disconnected') notes.push(`It is Disconnected, which never recovers: delete it first (az network vnet peering delete ${azScope(from.id)} -n ${name} --vnet-name ${from.name}).`);
+  if (extraNote) notes.push(extraNote);
+  return bicepSnippet(
+    from.id,
+    [
+      bicepResource({ symbol: 'vnet', type: 'Microsoft.Network/virtualNetworks', name: from.name, existing: true }),
+      bicepResource({
+        symbol: 'peering',
+        type: 'Microsoft.Network/virtualNetworks/virtualNetworkPeerings',
+        name,
+        parent: 'vnet',
+        body: {
+          properties: {
+            remoteVirtualNetwork: { id: toId },
+            allowVirtualNetworkAccess: true,
+            allowForwardedTraffic: p?.allowForwardedTraffic ?? false,
+            allowGatewayTransit: p?.allowGatewayTransit ?? false,
+            useRemoteGateways: p?.useRemoteGateways ?? false,
+          },
+        },
+      }),
+    ],
+    notes.join('\n'),
+  );
+}
+
 function finding(scope: WorkspaceScope, g: ComputeVnetGroup, p: Pair): FindingDraft {
   const vnet = p.vnet;
   const remoteName = nameOf(p.remoteId);
@@ -150,6 +186,9 @@ function finding(scope: WorkspaceScope, g: ComputeVnetGroup, p: Pair): FindingDr
 
   const showSide = (fromId: string, peering: string) => `az network vnet peering show ${azScope(fromId)} --vnet-name ${nameOf(fromId)} -n ${peering} --query "{state: peeringState, access: allowVirtualNetworkAccess}"`;
   const r = azParts(p.remoteId);
+  const remoteSide = { id: p.remoteId, name: remoteName };
+  const remoteNote = isUnknown(p.remote) ? `The ${remoteName} side could not be read (${p.remote.reason}): deploy this only if ${remoteName} has no peering to ${vnet.name} yet.` : undefined;
+  const bicep = [sideBicep(vnet, p.remoteId, p.local, 'Side 1 of 2'), sideBicep(remoteSide, vnet.id, p.back, 'Side 2 of 2', remoteNote)].join('\n');
   return {
     resourceId: blamed.id,
     confidence: 'medium',
@@ -160,7 +199,8 @@ function finding(scope: WorkspaceScope, g: ComputeVnetGroup, p: Pair): FindingDr
         `Make the peering between ${vnet.name} and ${remoteName} Connected in both directions with virtual network access allowed: a Disconnected side is deleted and created again, a missing side is created, access is switched on where it is off.` +
         (isUnknown(p.remote) ? ` The ${remoteName} side (subscription ${r.subscription}) was not readable: create it only if it does not exist.` : ''),
       azCli,
-      verify: `${showSide(vnet.id, p.local?.name ?? `${vnet.name}-to-${remoteName}`)} and ${showSide(p.remoteId, p.back?.name ?? `${remoteName}-to-${vnet.name}`)} both show Connected / true.`,
+      bicep,
+      verify: `${showSide(vnet.id, p.local?.name ?? `${vnet.name}-to-${remoteName}`)} and ${showSide(p.remoteId, p.back?.name ?? `${remoteName}-to-${vnet.name}`)} must each show state Connected and access true; then run aml-netdoctor recheck <report.json>.`,
     },
     subjects: [...workspaceNameSubjects(scope), `vnet:${idKey(vnet.id)}`],
   };
@@ -180,6 +220,9 @@ export const rule = {
       "The compute cannot reach the endpoint's private IP. The compute instance's managed-identity token request to the workspace cert API fails, azureml-core swallows the error and prints the device-login prompt; jobs and the SDK fail too.",
     resolution:
       'Bring both sides of the peering to Connected with virtual network access allowed: recreate a Disconnected side, create a missing side, enable access where it is off.',
+    verification:
+      'Show both sides of the peering: each must be Connected with allowVirtualNetworkAccess true. Then run aml-netdoctor recheck on the report.',
+    needs: ['workspace', 'computes', 'privateEndpoints', 'networks'],
     references: ['F#1', 'S4', 'S16', 'https://learn.microsoft.com/azure/machine-learning/how-to-secure-training-vnet', 'https://learn.microsoft.com/azure/machine-learning/how-to-configure-private-link'],
   },
   check,

@@ -7,6 +7,7 @@ import { idKey, nameOf, sameId } from '../model/arm-id.ts';
 import type { Evidence } from '../report/schema.ts';
 import type { Snapshot, VnetObs } from '../model/snapshot.ts';
 import type { FindingDraft, Rule, RuleResult } from './rule.ts';
+import { bicepResource, bicepSnippet, raw } from './support-bicep.ts';
 import {
   azScope,
   computeNames,
@@ -100,15 +101,10 @@ function finding(s: Snapshot, scope: WorkspaceScope, g: ComputeVnetGroup, vnet: 
     `az network private-endpoint create ${azScope(vnet.id)} -n ${peName}${vnet.location ? ` -l ${vnet.location}` : ''} --vnet-name ${vnet.name} --subnet ${subnetName} --private-connection-resource-id ${ws.id} --group-id amlworkspace --connection-name ${peName}`,
   ];
   // Register the endpoint's names in the existing private DNS zones (if they exist yet).
-  if (s.privateDnsZones?.ok) {
-    let first = true;
-    for (const zoneName of requiredZones(s)) {
-      const zone = zonesNamed(s.privateDnsZones.value, zoneName)[0];
-      if (!zone) continue;
-      azCli.push(zoneGroupCommand(first ? 'create' : 'add', { scopeId: vnet.id, endpoint: peName, group: 'default', zoneId: zone.id, label: zoneConfigLabel(cloud, zoneName) }));
-      first = false;
-    }
-  }
+  const zones = zoneView(s);
+  zones.found.forEach((zone, i) => {
+    azCli.push(zoneGroupCommand(i === 0 ? 'create' : 'add', { scopeId: vnet.id, endpoint: peName, group: 'default', zoneId: zone.id, label: zoneConfigLabel(cloud, zone.name) }));
+  });
   const other = endpoints[0];
   const summary =
     `Create a workspace private endpoint in ${vnet.name} (subnet ${subnetName}) with DNS zone integration` +
@@ -122,10 +118,74 @@ function finding(s: Snapshot, scope: WorkspaceScope, g: ComputeVnetGroup, vnet: 
     remediation: {
       summary,
       azCli,
-      verify: `From ${compute?.name ?? 'the compute'}: nslookup ${api} must answer with the new endpoint's private IP; az network private-endpoint show ${azScope(vnet.id)} -n ${peName} --query "privateLinkServiceConnections[0].privateLinkServiceConnectionState.status" must print Approved.`,
+      bicep: endpointBicep(scope, vnet, subnetName, peName, zones),
+      verify:
+        `az network private-endpoint show ${azScope(vnet.id)} -n ${peName} --query "privateLinkServiceConnections[0].privateLinkServiceConnectionState.status" -o tsv must print Approved, ` +
+        `and from ${compute?.name ?? 'the compute'} nslookup ${api} must answer the new endpoint's private IP (in ${subnetName}); ` +
+        'then run aml-netdoctor recheck <report.json>.',
     },
     subjects: [...workspaceNameSubjects(scope), `vnet:${idKey(vnet.id)}`],
   };
+}
+
+interface ZoneView {
+  /** The required zones that exist (the first of each name), for the new endpoint's zone group. */
+  found: Array<{ id: string; name: string }>;
+  /** Required zone names not found, or every one when the zones could not be read. */
+  missing: string[];
+  read: boolean;
+}
+
+function zoneView(s: Snapshot): ZoneView {
+  const names = requiredZones(s);
+  if (!s.privateDnsZones?.ok) return { found: [], missing: names, read: false };
+  const zones = s.privateDnsZones.value;
+  const found = names.flatMap((zoneName) => {
+    const zone = zonesNamed(zones, zoneName)[0];
+    return zone ? [{ id: zone.id, name: zoneName }] : [];
+  });
+  return { found, missing: names.filter((n) => !found.some((z) => z.name === n)), read: true };
+}
+
+/** The new endpoint in the compute subnet, and its zone group for the zones that exist. */
+function endpointBicep(scope: WorkspaceScope, vnet: VnetObs, subnetName: string, peName: string, zones: ZoneView): string {
+  const { ws, cloud } = scope;
+  const declarations = [
+    bicepResource({ symbol: 'vnet', type: 'Microsoft.Network/virtualNetworks', name: vnet.name, existing: true }),
+    bicepResource({ symbol: 'subnet', type: 'Microsoft.Network/virtualNetworks/subnets', name: subnetName, parent: 'vnet', existing: true }),
+    bicepResource({
+      symbol: 'pe',
+      type: 'Microsoft.Network/privateEndpoints',
+      name: peName,
+      body: {
+        location: vnet.location ?? raw('vnet.location'),
+        properties: {
+          subnet: { id: raw('subnet.id') },
+          privateLinkServiceConnections: [{ name: peName, properties: { privateLinkServiceId: ws.id, groupIds: ['amlworkspace'] } }],
+        },
+      },
+    }),
+  ];
+  if (zones.found.length > 0) {
+    declarations.push(
+      bicepResource({
+        symbol: 'zoneGroup',
+        type: 'Microsoft.Network/privateEndpoints/privateDnsZoneGroups',
+        name: 'default',
+        parent: 'pe',
+        body: { properties: { privateDnsZoneConfigs: zones.found.map((z) => ({ name: zoneConfigLabel(cloud, z.name), properties: { privateDnsZoneId: z.id } })) } },
+      }),
+    );
+  }
+  const notes = [`Workspace private endpoint for ${ws.name} in ${vnet.name}/${subnetName}; a manual (cross-tenant) connection must then be approved on the workspace.`];
+  if (zones.missing.length > 0) {
+    notes.push(
+      zones.read
+        ? `No private DNS zone ${listText(zones.missing)} was found: create it and add it to the zone group (see PRIVATE_DNS_ZONE_MISSING).`
+        : `The private DNS zones could not be read: add ${listText(zones.missing)} to a privateDnsZoneGroups child of pe.`,
+    );
+  }
+  return bicepSnippet(vnet.id, declarations, notes.join('\n'));
 }
 
 export const rule = {
@@ -142,6 +202,9 @@ export const rule = {
       "On a compute instance the managed-identity token comes from the workspace's cert API; with no reachable private endpoint that call fails, azureml-core swallows the error and prints the device-login prompt. Jobs and the SDK fail the same way.",
     resolution:
       'Add a workspace private endpoint (with private DNS zone integration) in the compute VNet, or peer the compute VNet with the VNet that holds one and link the private DNS zones to the VNet the compute resolves through.',
+    verification:
+      "Show the new endpoint's connection state (it must be Approved) and its private IPs, then resolve the workspace API name from the compute: it must answer one of those IPs. Then run aml-netdoctor recheck on the report.",
+    needs: ['workspace', 'computes', 'privateEndpoints', 'networks', 'privateDnsZones'],
     references: ['F#1', 'S4', 'S16', 'https://learn.microsoft.com/azure/machine-learning/how-to-configure-private-link', 'https://learn.microsoft.com/azure/machine-learning/how-to-secure-training-vnet'],
   },
   check,

@@ -9,6 +9,7 @@ import type { PrivateEndpointObs, PrivateLinkConnectionObs, ProbeError, Snapshot
 import type { FindingDraft, Rule, RuleResult } from './rule.ts';
 import { azParts, azScope, cloudOf, isWorkspaceEndpoint, judgedWorkspace, listText, workspaceFqdns } from './support.ts';
 import { nameSubjects, zoneConfigLabel, zoneGroupCommand } from './support-endpoints.ts';
+import { bicepResource, bicepSnippet, type BicepValue } from './support-bicep.ts';
 
 const CODE = 'WORKSPACE_PRIVATE_ENDPOINT_NOT_APPROVED';
 const APPROVE_NOTE = '"Approved by aml-netdoctor remediation"';
@@ -139,9 +140,13 @@ function finding(s: Snapshot, ws: WorkspaceObs, item: Item, problems: Evidence[]
     azCli.push(`az network private-endpoint-connection list --id ${ws.id} --query "[?contains(properties.privateEndpoint.id, '${peName}')].id" -o tsv`);
     azCli.push(`az network private-endpoint-connection approve --subscription ${w.subscription} -g ${w.resourceGroup} --resource-name ${ws.name} --type Microsoft.MachineLearningServices/workspaces -n <connection name from the list command> --description ${APPROVE_NOTE}`);
   }
+  const recreate = failed || lower === 'disconnected';
+  const approveCommand = azCli.find((c) => c.includes('private-endpoint-connection approve')) ?? '';
+  const why = failed ? 'a Failed endpoint does not recover by itself' : 'a Disconnected connection cannot be re-approved';
+  const bicep = recreate && pe ? recreateBicep(s, ws, pe, peConn, why) : approvalBicep(ws, peName, recreate, approveCommand);
   const verify = pe
-    ? `az network private-endpoint show ${azScope(pe.id)} -n ${pe.name} --query "{state: provisioningState, connection: ${peConn?.manual ? 'manualPrivateLinkServiceConnections' : 'privateLinkServiceConnections'}[0].privateLinkServiceConnectionState.status}" must show Succeeded and Approved.`
-    : `az network private-endpoint-connection show --id ${connectionId ?? '<connection id>'} --query properties.privateLinkServiceConnectionState.status must print Approved.`;
+    ? `az network private-endpoint show ${azScope(pe.id)} -n ${pe.name} --query "[provisioningState, ${connectionPath(pe, peConn)}.privateLinkServiceConnectionState.status]" -o tsv must print Succeeded and Approved; then run aml-netdoctor recheck <report.json>.`
+    : `az network private-endpoint-connection show --id ${connectionId ?? '<connection id>'} --query properties.privateLinkServiceConnectionState.status -o tsv must print Approved; then run aml-netdoctor recheck <report.json>.`;
 
   const endpoints = pe ? [pe] : [];
   return {
@@ -149,9 +154,72 @@ function finding(s: Snapshot, ws: WorkspaceObs, item: Item, problems: Evidence[]
     confidence: 'medium',
     explanation,
     evidence: problems,
-    remediation: { summary, azCli, verify },
+    remediation: { summary, azCli, bicep, verify },
     subjects: nameSubjects(workspaceFqdns(ws, endpoints, cloudOf(s))),
   };
+}
+
+/** `privateLinkServiceConnections[i]` (or the manual list) of the endpoint's connection to the workspace. */
+function connectionPath(pe: PrivateEndpointObs, peConn: PrivateLinkConnectionObs | undefined): string {
+  const list = peConn?.manual ? 'manualPrivateLinkServiceConnections' : 'privateLinkServiceConnections';
+  return `${list}[${peConn ? Math.max(0, pe.connections.indexOf(peConn)) : 0}]`;
+}
+
+/**
+ * Approval is an action on the workspace's connection, not a resource to declare: redeploying the
+ * endpoint would not approve it, so the snippet only says what to run.
+ */
+function approvalBicep(ws: WorkspaceObs, peName: string, recreate: boolean, approveCommand: string): string {
+  const note = recreate
+    ? [
+        `Nothing to deploy yet: private endpoint ${peName} could not be read, so it cannot be declared here.`,
+        `Delete it and create it again (subnet, group id amlworkspace, connection to ${ws.name}) with its DNS zone group.`,
+      ]
+    : [
+        `Nothing to deploy: approving the connection from ${peName} is an action on workspace ${ws.name}'s private endpoint connection,`,
+        'which Bicep does not perform, and redeploying the endpoint would not approve it. Run instead:',
+        `  ${approveCommand}`,
+      ];
+  return bicepSnippet(ws.id, [], note.join('\n'));
+}
+
+/** The endpoint as it was (subnet, connection, zone groups), to deploy after deleting the failed or disconnected one. */
+function recreateBicep(s: Snapshot, ws: WorkspaceObs, pe: PrivateEndpointObs, peConn: PrivateLinkConnectionObs | undefined, why: string): string {
+  const connection = {
+    name: peConn?.name ?? pe.name,
+    properties: {
+      privateLinkServiceId: ws.id,
+      groupIds: peConn?.groupIds.length ? peConn.groupIds : ['amlworkspace'],
+    },
+  };
+  const properties: { [key: string]: BicepValue } = {
+    subnet: { id: pe.subnetId ?? '<subnet id>' },
+    [peConn?.manual ? 'manualPrivateLinkServiceConnections' : 'privateLinkServiceConnections']: [connection],
+  };
+  const declarations = [bicepResource({ symbol: 'pe', type: 'Microsoft.Network/privateEndpoints', name: pe.name, body: { location: pe.location ?? ws.location, properties } })];
+  const groups = pe.zoneGroups.ok ? pe.zoneGroups.value : [];
+  groups.forEach((g, i) => {
+    declarations.push(
+      bicepResource({
+        symbol: i === 0 ? 'zoneGroup' : `zoneGroup${i + 1}`,
+        type: 'Microsoft.Network/privateEndpoints/privateDnsZoneGroups',
+        name: g.name,
+        parent: 'pe',
+        body: {
+          properties: {
+            privateDnsZoneConfigs: g.zoneConfigs.map((z) => ({ name: z.name ?? zoneConfigLabel(cloudOf(s), nameOf(z.privateDnsZoneId)), properties: { privateDnsZoneId: z.privateDnsZoneId } })),
+          },
+        },
+      }),
+    );
+  });
+  const note = [
+    `Recreate private endpoint ${pe.name} (${why}): delete it first, then deploy this.`,
+    `  az network private-endpoint delete ${azScope(pe.id)} -n ${pe.name}`,
+    ...(pe.zoneGroups.ok ? [] : [`Its DNS zone groups could not be read (${pe.zoneGroups.error.message}): add a privateDnsZoneGroups child for the workspace zones.`]),
+    ...(peConn?.manual ? [`A manual connection must then be approved on workspace ${ws.name}.`] : []),
+  ];
+  return bicepSnippet(pe.id, declarations, note.join('\n'));
 }
 
 export const rule = {
@@ -168,6 +236,9 @@ export const rule = {
       "Traffic through an unapproved or failed endpoint does not reach the workspace. The compute instance's managed-identity token request to the workspace cert API fails, azureml-core swallows the error and prints the device-login prompt.",
     resolution:
       'Approve the connection on the workspace (az network private-endpoint-connection approve), or delete and recreate an endpoint whose provisioning failed or whose connection was removed, with its DNS zone group.',
+    verification:
+      "Show the endpoint's provisioning state and its connection state: they must be Succeeded and Approved (or show the workspace's connection when the endpoint cannot be read). Then run aml-netdoctor recheck on the report.",
+    needs: ['workspace', 'privateEndpoints'],
     references: ['F#2', 'S33', 'S16', 'https://learn.microsoft.com/azure/machine-learning/how-to-configure-private-link'],
   },
   check,

@@ -28,7 +28,22 @@ export function rulePage(rule: Rule): string {
     '',
     m.resolution,
     '',
-    'Each finding carries the exact `az` commands with your resource names filled in, and a verification step.',
+    'Each finding carries the exact `az` commands and a Bicep snippet with your resource names filled in.',
+    '',
+    '## How to verify the fix',
+    '',
+    m.verification,
+    '',
+    'Each finding carries the exact command to run. Then `aml-netdoctor recheck <report.json>` re-runs only the probes this rule needs and reports the finding as fixed or still failing.',
+    '',
+    '## Evidence and ranking',
+    '',
+    `- Reads: ${m.needs.map((n) => `\`${n}\``).join(', ')} (the probes \`recheck\` re-runs for it).`,
+    ...(m.role === 'symptom'
+      ? ['- A symptom: folded into the cause that explains it when one is found (see [ranking](../ranking.md)).']
+      : m.absorbs?.length
+        ? [`- Root cause of ${m.absorbs.map((c) => `[${c}](${c}.md)`).join(', ')} when they concern the same resource: those findings are folded into this one (see [ranking](../ranking.md)).`]
+        : []),
     '',
     '## References',
     '',

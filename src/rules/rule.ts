@@ -2,7 +2,7 @@
  * A rule: metadata plus a pure check over the snapshot. One file per rule in src/rules/,
  * exported as `export const rule = { meta, check } satisfies Rule`, listed in src/rules/index.ts.
  */
-import type { Snapshot } from '../model/snapshot.ts';
+import { PROBE_IDS, type ProbeId, type Snapshot } from '../model/snapshot.ts';
 import type { FlowAnalysis } from '../flows/types.ts';
 import type { Confidence, Evidence, Remediation, Severity, Tier } from '../report/schema.ts';
 
@@ -41,6 +41,19 @@ export interface RuleMeta {
   impact: string;
   /** Fix, in general terms (each finding carries the exact commands). */
   resolution: string;
+  /** How to confirm the fix worked, in general terms (each finding carries the exact command). */
+  verification: string;
+  /**
+   * The probes whose observations `check` reads (directly or through the flow analysis, then
+   * FLOW_NEEDS). `recheck` runs these (and what they need) for a report's findings of this rule.
+   */
+  needs: readonly ProbeId[];
+  /**
+   * Codes of *causes* this rule's findings are the root cause of when they share a subject (e.g. a
+   * missing zone absorbs the zone group and records that cannot exist without it). Symptoms
+   * (role 'symptom') are absorbed by any cause sharing a subject without being listed here.
+   */
+  absorbs?: readonly string[];
   /** Facts-file references (`F#3`, `S25`, …) and public doc links. */
   references: string[];
 }
@@ -70,6 +83,9 @@ export type RuleResult =
   | { status: 'fail'; finding: FindingDraft }
   | { status: 'pass'; resourceId: string; detail: string }
   | { status: 'undetermined'; item: string; reason: string; resourceId?: string };
+
+/** What the flow analysis reads: a rule that uses `context.flows` needs all of it. */
+export const FLOW_NEEDS: readonly ProbeId[] = PROBE_IDS;
 
 /** Derived evidence computed once per diagnosis and shared by the rules. */
 export interface RuleContext {

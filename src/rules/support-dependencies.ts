@@ -3,14 +3,17 @@
  * which dependency the workspace uses, whether its network rules restrict it, and whether a compute
  * subnet has a path through them (the flow's destination hop when the flow analysis decided it,
  * else the configuration: private endpoints in reachable VNets, virtual network rules with service
- * endpoints). Pure functions over the snapshot, like ./support.ts.
+ * endpoints). Also the fix as Bicep (the dependency, endpoints or subnet redeclared; the workspace
+ * for image builds and managed networks) and the verify command. Pure functions over the snapshot,
+ * like ./support.ts.
  */
-import { idKey, nameOf, parentId, sameId } from '../model/arm-id.ts';
+import { idKey, nameOf, parentId, sameId, tryParseArmId } from '../model/arm-id.ts';
 import type { CloudName } from '../model/cloud.ts';
 import type {
   ComputeObs,
   DependencyObs,
   DependencyPrivateEndpointObs,
+  ManagedNetworkObs,
   NetworkAclsObs,
   Snapshot,
   SubnetObs,
@@ -20,7 +23,8 @@ import type {
 import type { FlowAnalysis, FlowHop, FlowResult, HopReason } from '../flows/types.ts';
 import type { Evidence } from '../report/schema.ts';
 import type { FindingDraft, FlowId, RuleResult } from './rule.ts';
-import { azParts, azScope, capitalize, computeLabel, isUnknown, judgedWorkspace, listText, named, undetermined, unknownFrom, valuesByKey, vnetById, type Unknown } from './support.ts';
+import { azParts, azScope, capitalize, computeLabel, isUnknown, judgedWorkspace, listText, named, undetermined, unknownFrom, valuesByKey, vnetById, zonesNamed, type Unknown } from './support.ts';
+import { bicepResource, bicepSnippet, raw, scopeOf, type BicepValue } from './support-bicep.ts';
 
 export type DependencyKind = DependencyObs['kind'];
 
@@ -40,6 +44,12 @@ export interface DependencySpec {
   resourceType: string;
   /** The az command adding a virtual network rule for a subnet (none: the service-endpoint way is not offered). */
   vnetRuleCommand?: (d: DependencyObs, subnetId: string) => string;
+  /** `az … show --ids <id>`: what the verify step queries. */
+  show: (d: DependencyObs) => string;
+  /** JMESPath of the private endpoint connections in that output. */
+  connectionsPath: string;
+  /** Checks that a virtual network rule names the subnet (with `vnetRuleCommand`). */
+  vnetRuleCheck?: (subnetId: string) => DependencyCheck;
 }
 
 export const STORAGE: DependencySpec = {
@@ -51,6 +61,9 @@ export const STORAGE: DependencySpec = {
   aclPath: 'properties.networkAcls',
   resourceType: 'Microsoft.Storage/storageAccounts',
   vnetRuleCommand: (d, subnetId) => `az storage account network-rule add ${azScope(d.id)} --account-name ${d.name} --subnet ${subnetId}`,
+  show: (d) => `az storage account show --ids ${d.id}`,
+  connectionsPath: 'privateEndpointConnections',
+  vnetRuleCheck: (subnetId) => ({ query: `networkRuleSet.virtualNetworkRules[?ends_with(virtualNetworkResourceId, '/subnets/${nameOf(subnetId)}')].state | [0]`, prints: 'Succeeded' }),
 };
 
 export const KEY_VAULT: DependencySpec = {
@@ -62,6 +75,10 @@ export const KEY_VAULT: DependencySpec = {
   aclPath: 'properties.networkAcls',
   resourceType: 'Microsoft.KeyVault/vaults',
   vnetRuleCommand: (d, subnetId) => `az keyvault network-rule add ${azScope(d.id)} --name ${d.name} --subnet ${subnetId}`,
+  show: (d) => `az keyvault show --ids ${d.id}`,
+  connectionsPath: 'properties.privateEndpointConnections',
+  // Key Vault stores virtual network rule ids in lower case.
+  vnetRuleCheck: (subnetId) => ({ query: `properties.networkAcls.virtualNetworkRules[?ends_with(id, '/subnets/${nameOf(subnetId).toLowerCase()}')].id | [0]`, prints: subnetId.toLowerCase() }),
 };
 
 export const REGISTRY: DependencySpec = {
@@ -72,6 +89,8 @@ export const REGISTRY: DependencySpec = {
   serviceEndpoint: 'Microsoft.ContainerRegistry',
   aclPath: 'properties.networkRuleSet',
   resourceType: 'Microsoft.ContainerRegistry/registries',
+  show: (d) => `az acr show --ids ${d.id}`,
+  connectionsPath: 'privateEndpointConnections',
 };
 
 /** Private DNS zone of a private-link sub-resource, per cloud. */
@@ -365,9 +384,283 @@ export function serviceEndpointCommand(spec: DependencySpec, a: SubnetAccess): s
   return `az network vnet subnet update --subscription ${v.subscription} -g ${v.resourceGroup} --vnet-name ${nameOf(a.group.vnetId)} -n ${nameOf(a.group.subnetId)} --service-endpoints ${[...keep, spec.serviceEndpoint].join(' ')}`;
 }
 
+// ---------------------------------------------------------------- the fix as Bicep, and how to check it
+
+/** A change to the dependency itself; the edits of one finding merge into one declaration of it. */
+export interface DependencyEdit {
+  /** Subnet ids to add as virtual network rules. */
+  vnetRules?: string[];
+  /** Storage resource instance rules to add (no tenantId: the tenant of the deployment's subscription). */
+  resourceAccessRules?: Array<{ resourceId: string; tenantId?: string }>;
+  /** The trusted-services bypass values the dependency should have. */
+  bypass?: string[];
+  /** The SKU the dependency moves to. */
+  sku?: string;
+}
+
+/** A check after the fix: a JMESPath over the output of `spec.show(d)`, and what it prints. */
+export interface DependencyCheck {
+  query: string;
+  prints: string;
+}
+
+/** A command on another resource (the compute subnet), and what it prints. */
+export interface CommandCheck {
+  command: string;
+  prints: string;
+}
+
+/** Declarations (or notes) for the resource group holding `deployTo`. */
+export interface BicepPart {
+  deployTo: string;
+  /** The first part with a key wins, so an endpoint or VNet is declared once. */
+  key: string;
+  declarations: string[];
+  notes: string[];
+}
+
+const uniqueIds = (ids: string[]) => ids.filter((id, i) => ids.findIndex((x) => sameId(x, id)) === i);
+
+/** `sub/rg` of an id, lower case: snippets are grouped by resource group. */
+function groupKey(id: string): string {
+  const p = tryParseArmId(id);
+  return p ? `${p.subscriptionId}/${p.resourceGroup}`.toLowerCase() : idKey(id);
+}
+
+/** A Bicep symbolic name from a resource name. */
+function symbol(name: string): string {
+  const s = name.replace(/[^A-Za-z0-9_]/g, '_');
+  return /^[A-Za-z_]/.test(s) ? s : `r_${s}`;
+}
+
+/** The private DNS zone of this name the snapshot found: one linked to the VNet first. */
+function zoneIdFor(s: Snapshot, zoneName: string, vnetId: string): string | undefined {
+  if (!s.privateDnsZones?.ok) return undefined;
+  const found = zonesNamed(s.privateDnsZones.value, zoneName);
+  const linked = found.find((z) => z.observed.ok && z.observed.value.links.ok && z.observed.value.links.value.some((l) => sameId(l.virtualNetworkId, vnetId)));
+  return (linked ?? found[0])?.id;
+}
+
+/** A private endpoint for one sub-resource in the compute subnet, with its zone group (what createEndpointCommands does). */
+function endpointPart(s: Snapshot, d: DependencyObs, group: string, a: SubnetAccess): BicepPart {
+  const pe = peNameFor(d, group);
+  const location = (isUnknown(a.vnet) ? undefined : a.vnet.location) ?? d.location;
+  const zoneName = privateZoneFor(group, s.target.cloud);
+  const zoneId = zoneIdFor(s, zoneName, a.group.vnetId);
+  const peSym = symbol(pe);
+  const zoneSym = `${peSym}_zone`;
+  const notes = zoneId
+    ? []
+    : [`Private DNS zone ${zoneName} was not found: this assumes it exists in this resource group, linked to ${nameOf(a.group.vnetId)} (or to the VNet whose resolver the compute uses); create it first, or give the zone reference a scope: where it lives.`];
+  return {
+    deployTo: a.group.vnetId,
+    key: `pe:${groupKey(a.group.vnetId)}/${pe.toLowerCase()}`,
+    declarations: [
+      bicepResource({
+        symbol: peSym,
+        type: 'Microsoft.Network/privateEndpoints',
+        name: pe,
+        body: {
+          location: location ?? raw('resourceGroup().location'),
+          properties: {
+            subnet: { id: a.group.subnetId },
+            privateLinkServiceConnections: [{ name: pe, properties: { privateLinkServiceId: d.id, groupIds: [group] } }],
+          },
+        },
+      }),
+      bicepResource({ symbol: zoneSym, type: 'Microsoft.Network/privateDnsZones', name: zoneName, existing: true, ...(zoneId && groupKey(zoneId) !== groupKey(a.group.vnetId) ? { scope: scopeOf(zoneId) } : {}) }),
+      bicepResource({
+        symbol: `${peSym}_dns`,
+        type: 'Microsoft.Network/privateEndpoints/privateDnsZoneGroups',
+        name: 'default',
+        parent: peSym,
+        body: { properties: { privateDnsZoneConfigs: [{ name: group, properties: { privateDnsZoneId: raw(`${zoneSym}.id`) } }] } },
+      }),
+    ],
+    notes,
+  };
+}
+
+/** The compute subnet redeclared with the service endpoint added (a subnet declaration replaces all its properties). */
+function serviceEndpointParts(spec: DependencySpec, subnet: SubnetObs): BicepPart[] {
+  const vnetSym = symbol(`vnet_${nameOf(subnet.vnetId)}`);
+  const keep = subnet.serviceEndpoints.filter((e) => lower(e) !== lower(spec.serviceEndpoint));
+  const [only, ...more] = subnet.addressPrefixes;
+  const properties: { [key: string]: BicepValue | undefined } = {
+    ...(only !== undefined && more.length === 0 ? { addressPrefix: only } : { addressPrefixes: subnet.addressPrefixes }),
+    networkSecurityGroup: subnet.networkSecurityGroupId ? { id: subnet.networkSecurityGroupId } : undefined,
+    routeTable: subnet.routeTableId ? { id: subnet.routeTableId } : undefined,
+    natGateway: subnet.natGatewayId ? { id: subnet.natGatewayId } : undefined,
+    serviceEndpoints: [...keep, spec.serviceEndpoint].map((service) => ({ service })),
+    delegations: subnet.delegations.length ? subnet.delegations.map((serviceName) => ({ name: serviceName.replace(/\//g, '.'), properties: { serviceName } })) : undefined,
+    privateEndpointNetworkPolicies: subnet.privateEndpointNetworkPolicies,
+    defaultOutboundAccess: subnet.defaultOutboundAccess,
+  };
+  return [
+    { deployTo: subnet.vnetId, key: `vnet:${idKey(subnet.vnetId)}`, declarations: [bicepResource({ symbol: vnetSym, type: 'Microsoft.Network/virtualNetworks', name: nameOf(subnet.vnetId), existing: true })], notes: [] },
+    {
+      deployTo: subnet.vnetId,
+      key: `subnet:${idKey(subnet.id)}`,
+      declarations: [bicepResource({ symbol: symbol(`subnet_${subnet.name}`), type: 'Microsoft.Network/virtualNetworks/subnets', name: subnet.name, parent: vnetSym, body: { properties } })],
+      notes: [
+        `A subnet declaration replaces the whole subnet: the address prefixes, NSG, route table, NAT gateway, delegations and policies of ${subnet.name} are copied from the snapshot; add anything else it has (service endpoint policies, …) before deploying.`,
+      ],
+    },
+  ];
+}
+
+/** Approval cannot be declared: a note in the dependency's resource group. */
+function approvalPart(d: DependencyObs, spec: DependencySpec, pe: DependencyPrivateEndpointObs): BicepPart {
+  return {
+    deployTo: d.id,
+    key: `approve:${idKey(d.id)}/${endpointName(pe).toLowerCase()}`,
+    declarations: [],
+    notes: [`Approving the connection of private endpoint ${endpointName(pe)} on ${spec.label} ${d.name} cannot be expressed in Bicep (the connection belongs to the ${spec.label} and is named at run time): approve it with the az commands.`],
+  };
+}
+
+const connectionCheck = (spec: DependencySpec, peName: string): DependencyCheck => ({
+  query: `${spec.connectionsPath}[?ends_with(privateEndpoint.id, '/${peName}')].privateLinkServiceConnectionState.status | [0]`,
+  prints: 'Approved',
+});
+
+function serviceEndpointCheck(spec: DependencySpec, subnetId: string): CommandCheck {
+  return { command: `az network vnet subnet show --ids ${subnetId} --query "serviceEndpoints[?service=='${spec.serviceEndpoint}'].provisioningState | [0]" -o tsv`, prints: 'Succeeded' };
+}
+
+function mergeEdits(edits: Array<DependencyEdit | undefined>): DependencyEdit | undefined {
+  const out: DependencyEdit = {};
+  for (const e of edits) {
+    if (!e) continue;
+    if (e.vnetRules?.length) out.vnetRules = [...(out.vnetRules ?? []), ...e.vnetRules];
+    if (e.resourceAccessRules?.length) out.resourceAccessRules = [...(out.resourceAccessRules ?? []), ...e.resourceAccessRules];
+    if (e.bypass) out.bypass = e.bypass;
+    if (e.sku) out.sku = e.sku;
+  }
+  return Object.keys(out).length ? out : undefined;
+}
+
+const bypassText = (values: string[]) => (values.length ? values.join(', ') : 'None');
+
+/**
+ * The dependency redeclared with its network rules as read plus the edit. Redeploying a declaration
+ * needs what the resource was created with (location, SKU, kind): filled in when the snapshot has them.
+ */
+function dependencyPart(d: DependencyObs, edit: DependencyEdit): BicepPart {
+  const n = d.network;
+  const vnetRules = uniqueIds([...n.virtualNetworkSubnetIds, ...(edit.vnetRules ?? [])]);
+  const bypass = bypassText(edit.bypass ?? n.bypass);
+  const location = d.location ?? raw('resourceGroup().location');
+  const unknown = [d.location ? undefined : 'location', d.sku ? undefined : 'SKU'].filter((x): x is string => !!x);
+  const missing = unknown.length ? ` The snapshot has no ${listText(unknown)}: fill ${unknown.length > 1 ? 'them' : 'it'} in from \`az resource show --ids ${d.id}\`.` : '';
+  const part = (symbolName: string, type: 'Microsoft.Storage/storageAccounts' | 'Microsoft.KeyVault/vaults' | 'Microsoft.ContainerRegistry/registries', body: { [key: string]: BicepValue | undefined }, note: string): BicepPart => ({
+    deployTo: d.id,
+    key: `dependency:${idKey(d.id)}`,
+    declarations: [bicepResource({ symbol: symbolName, type, name: d.name, body })],
+    notes: [note + missing],
+  });
+  if (d.kind === 'storage') {
+    const rules = [...n.resourceAccessRules, ...(edit.resourceAccessRules ?? [])].filter((r, i, all) => all.findIndex((x) => sameId(x.resourceId, r.resourceId)) === i);
+    return part(
+      'account',
+      'Microsoft.Storage/storageAccounts',
+      {
+        location,
+        sku: { name: d.sku ?? '<SKU name>' },
+        kind: 'StorageV2',
+        properties: {
+          publicNetworkAccess: n.publicNetworkAccess,
+          networkAcls: {
+            defaultAction: n.defaultAction,
+            bypass,
+            ipRules: n.ipRules.map((value) => ({ value, action: 'Allow' })),
+            virtualNetworkRules: vnetRules.map((id) => ({ id, action: 'Allow' })),
+            resourceAccessRules: rules.map((r) => ({ tenantId: r.tenantId ?? raw('subscription().tenantId'), resourceId: r.resourceId })),
+          },
+        },
+      },
+      `Redeploying a storage account declaration needs its sku, kind and location: sku and location are from the snapshot; kind is not read, StorageV2 is assumed (check: az storage account show --ids ${d.id} --query kind -o tsv). Declare any other property your template sets on ${d.name} (minimumTlsVersion, allowBlobPublicAccess, …) as well, or merge this networkAcls block into the template that owns the account.`,
+    );
+  }
+  if (d.kind === 'key-vault') {
+    return part(
+      'vault',
+      'Microsoft.KeyVault/vaults',
+      {
+        location,
+        properties: {
+          tenantId: raw('subscription().tenantId'),
+          sku: { family: 'A', name: d.sku ?? '<SKU name>' },
+          publicNetworkAccess: n.publicNetworkAccess,
+          networkAcls: {
+            defaultAction: n.defaultAction,
+            bypass,
+            ipRules: n.ipRules.map((value) => ({ value })),
+            virtualNetworkRules: vnetRules.map((id) => ({ id })),
+          },
+        },
+      },
+      `Redeploying a vault declaration needs its location, sku and tenantId (filled in). Access policies are part of the declaration: if ${d.name} uses access policies rather than Azure RBAC, copy them in (az keyvault show --ids ${d.id} --query properties.accessPolicies) or they may be removed; or merge this networkAcls block into the template that owns the vault.`,
+    );
+  }
+  return part(
+    'registry',
+    'Microsoft.ContainerRegistry/registries',
+    {
+      location,
+      sku: { name: edit.sku ?? d.sku ?? '<SKU name>' },
+      properties: {
+        publicNetworkAccess: n.publicNetworkAccess,
+        networkRuleSet: n.defaultAction ? { defaultAction: n.defaultAction, ipRules: n.ipRules.map((value) => ({ action: 'Allow', value })) } : undefined,
+        networkRuleBypassOptions: edit.bypass || n.bypass.length ? bypass : undefined,
+      },
+    },
+    `Redeploying a registry declaration needs its location and SKU (filled in). adminUserEnabled and the registry's other settings are not read: declare them as they are now (az acr show --ids ${d.id}), or merge the sku into the template that owns the registry. Deploy this before the private endpoint: registry private endpoints need Premium.`,
+  );
+}
+
+/** The Bicep of a fix: one snippet per resource group, in the order of the parts. */
+export function bicepOf(parts: BicepPart[], fallbackDeployTo: string): string {
+  const seen = new Set<string>();
+  const groups = new Map<string, { deployTo: string; declarations: string[]; notes: string[] }>();
+  for (const p of parts) {
+    if (seen.has(p.key)) continue;
+    seen.add(p.key);
+    const g = groups.get(groupKey(p.deployTo)) ?? { deployTo: p.deployTo, declarations: [], notes: [] };
+    g.declarations.push(...p.declarations);
+    g.notes.push(...p.notes);
+    groups.set(groupKey(p.deployTo), g);
+  }
+  const all = [...groups.values()];
+  if (all.length === 0) return bicepSnippet(fallbackDeployTo, [], 'No declarative change: see the az commands.');
+  return all
+    .map((g, i) => {
+      const notes = [...(all.length > 1 ? [`File ${i + 1} of ${all.length} (one deployment per resource group, in this order).`] : []), ...g.notes];
+      return bicepSnippet(g.deployTo, g.declarations, notes.length ? notes.join('\n') : undefined);
+    })
+    .join('\n');
+}
+
+/** One command on the dependency (and one per other resource) with what it prints, then recheck. */
+export function verifyOf(show: string, checks: DependencyCheck[], commands: CommandCheck[]): string {
+  const unique = checks.filter((c, i) => checks.findIndex((x) => x.query === c.query) === i);
+  const lines: string[] = [];
+  const [first, ...rest] = unique;
+  if (first && rest.length === 0) lines.push(`${show} --query "${first.query}" -o tsv prints ${first.prints}`);
+  else if (first) lines.push(`${show} --query "[${unique.map((c) => c.query).join(', ')}]" -o tsv prints ${unique.map((c) => c.prints).join(', ')} (one per line)`);
+  for (const c of commands.filter((c, i) => commands.findIndex((x) => x.command === c.command) === i)) lines.push(`${c.command} prints ${c.prints}`);
+  if (lines.length === 0) lines.push(`${show} shows the changed network rules`);
+  return `${lines.join('; ')}; then run aml-netdoctor recheck <report.json>.`;
+}
+
 export interface SubnetFix {
   summary: string;
   azCli: string[];
+  /** The change to the dependency itself (a virtual network rule). */
+  edit?: DependencyEdit;
+  parts: BicepPart[];
+  checks: DependencyCheck[];
+  commands: CommandCheck[];
 }
 
 /**
@@ -375,7 +668,8 @@ export interface SubnetFix {
  * half of a service-endpoint path, else create private endpoints (the service-endpoint way is
  * offered in the summary when the spec has a `vnetRuleCommand` and public network access is on).
  */
-export function subnetFix(d: DependencyObs, spec: DependencySpec, a: SubnetAccess, cloud: CloudName): SubnetFix {
+export function subnetFix(s: Snapshot, d: DependencyObs, spec: DependencySpec, a: SubnetAccess): SubnetFix {
+  const cloud = s.target.cloud;
   const vnetRuleCommand = spec.vnetRuleCommand?.(d, a.group.subnetId);
   const resourceType = spec.resourceType;
   // When the flow analysis blocked a path the configuration looked fine for, endpoints for every sub-resource.
@@ -383,18 +677,42 @@ export function subnetFix(d: DependencyObs, spec: DependencySpec, a: SubnetAcces
   const where = `${nameOf(a.group.subnetId)} (${nameOf(a.group.vnetId)})`;
   const publicPath = !publicDisabled(d.network) && !securedByPerimeter(d.network);
   if (publicPath && vnetRuleCommand && a.serviceEndpoint === true && !a.vnetRule) {
-    return { summary: `Add a virtual network rule for ${where}, which already has the ${spec.serviceEndpoint} service endpoint.`, azCli: [vnetRuleCommand] };
+    return {
+      summary: `Add a virtual network rule for ${where}, which already has the ${spec.serviceEndpoint} service endpoint.`,
+      azCli: [vnetRuleCommand],
+      edit: { vnetRules: [a.group.subnetId] },
+      parts: [],
+      checks: spec.vnetRuleCheck ? [spec.vnetRuleCheck(a.group.subnetId)] : [],
+      commands: [],
+    };
   }
-  if (publicPath && a.vnetRule && a.serviceEndpoint === false) {
-    return { summary: `Add the ${spec.serviceEndpoint} service endpoint to ${where} (the virtual network rule for it exists), keeping its other service endpoints.`, azCli: [serviceEndpointCommand(spec, a)] };
+  if (publicPath && a.vnetRule && a.serviceEndpoint === false && a.subnet) {
+    return {
+      summary: `Add the ${spec.serviceEndpoint} service endpoint to ${where} (the virtual network rule for it exists), keeping its other service endpoints.`,
+      azCli: [serviceEndpointCommand(spec, a)],
+      parts: serviceEndpointParts(spec, a.subnet),
+      checks: [],
+      commands: [serviceEndpointCheck(spec, a.group.subnetId)],
+    };
   }
   const azCli: string[] = [];
   const sentences: string[] = [];
+  const parts: BicepPart[] = [];
+  const checks: DependencyCheck[] = [];
   const pending = missing.filter((e) => e.pending.length > 0);
-  for (const e of pending) azCli.push(...approveCommands(d, e.pending[0] as DependencyPrivateEndpointObs, resourceType));
+  for (const e of pending) {
+    const pe = e.pending[0] as DependencyPrivateEndpointObs;
+    azCli.push(...approveCommands(d, pe, resourceType));
+    parts.push(approvalPart(d, spec, pe));
+    checks.push(connectionCheck(spec, endpointName(pe)));
+  }
   if (pending.length) sentences.push(`Approve the ${listText(pending.map((e) => e.group))} private endpoint connection${pending.length > 1 ? 's' : ''} on ${spec.label} ${d.name} (${listText(pending.map((e) => endpointName(e.pending[0] as DependencyPrivateEndpointObs)))}).`);
   const create = missing.filter((e) => e.pending.length === 0);
-  for (const e of create) azCli.push(...createEndpointCommands(d, e.group, a, cloud));
+  for (const e of create) {
+    azCli.push(...createEndpointCommands(d, e.group, a, cloud));
+    parts.push(endpointPart(s, d, e.group, a));
+    checks.push(connectionCheck(spec, peNameFor(d, e.group)));
+  }
   if (create.length) {
     sentences.push(
       `Create ${create.length > 1 ? 'private endpoints' : 'a private endpoint'} for ${listText(create.map((e) => e.group))} in ${where} with a DNS zone group for ${listText(create.map((e) => privateZoneFor(e.group, cloud)))}` +
@@ -404,7 +722,89 @@ export function subnetFix(d: DependencyObs, spec: DependencySpec, a: SubnetAcces
       sentences.push(`Alternatively, with public network access left Enabled: \`${serviceEndpointCommand(spec, a)}\` and \`${vnetRuleCommand}\`.`);
     }
   }
-  return { summary: sentences.join(' '), azCli };
+  return { summary: sentences.join(' '), azCli, parts, checks, commands: [] };
+}
+
+// ---------------------------------------------------------------- the workspace as Bicep (image build compute, managed network)
+
+type OutboundRule = ManagedNetworkObs['outboundRules'][number];
+type BicepObject = { [key: string]: BicepValue | undefined };
+
+const stringOf = (v: unknown) => (typeof v === 'string' ? v : undefined);
+
+/** An outbound rule as declared (known destination fields only; status is read-only). */
+export function outboundRuleBody(r: OutboundRule): BicepObject | undefined {
+  const type = lower(r.type);
+  const dest = typeof r.destination === 'object' && r.destination !== null ? (r.destination as Record<string, unknown>) : undefined;
+  const category = r.category ?? 'UserDefined';
+  if (type === 'fqdn' && typeof r.destination === 'string') return { type: 'FQDN', category, destination: r.destination };
+  if (type === 'privateendpoint' && dest) {
+    return {
+      type: 'PrivateEndpoint',
+      category,
+      destination: {
+        serviceResourceId: stringOf(dest.serviceResourceId),
+        subresourceTarget: stringOf(dest.subresourceTarget),
+        sparkEnabled: typeof dest.sparkEnabled === 'boolean' ? dest.sparkEnabled : undefined,
+      },
+    };
+  }
+  if (type === 'servicetag' && dest) {
+    const prefixes = Array.isArray(dest.addressPrefixes) ? dest.addressPrefixes.filter((x): x is string => typeof x === 'string') : undefined;
+    return {
+      type: 'ServiceTag',
+      category,
+      destination: { serviceTag: stringOf(dest.serviceTag), protocol: stringOf(dest.protocol), portRanges: stringOf(dest.portRanges), action: stringOf(dest.action), addressPrefixes: prefixes },
+    };
+  }
+  return undefined;
+}
+
+/** Azure ML creates Required, Recommended and Dependency rules itself; the others are the user's. */
+export const isUserDefinedRule = (r: OutboundRule) => !['required', 'recommended', 'dependency'].includes(lower(r.category));
+
+/** `managedNetwork` as declared: the isolation mode and the user-defined rules (Azure ML creates the others). */
+export function managedNetworkValue(mn: ManagedNetworkObs): BicepObject {
+  const rules: BicepObject = {};
+  for (const r of mn.outboundRules.filter(isUserDefinedRule)) rules[r.name] = outboundRuleBody(r);
+  return { isolationMode: mn.isolationMode, outboundRules: Object.keys(rules).length ? rules : undefined };
+}
+
+/** What a workspace declaration cannot know, to say in the snippet. */
+export function workspaceNotes(ws: WorkspaceObs): string[] {
+  const missing = [ws.storageAccountId ? undefined : 'storageAccount', ws.keyVaultId ? undefined : 'keyVault', ws.applicationInsightsId ? undefined : 'applicationInsights'].filter((x): x is string => !!x);
+  return [
+    'A workspaces declaration redeploys the workspace: location, associated resources, network settings and user-defined outbound rules are from the snapshot; ' +
+      'identity (SystemAssigned assumed), sku, encryption, friendlyName, tags and the managed network firewallSku are not read: declare them as they are, or set only the changed property in the template that created the workspace.',
+    ...(missing.length ? [`The snapshot has no ${listText(missing)} id for ${ws.name}: add ${missing.length > 1 ? 'them' : 'it'} from az ml workspace show (they cannot change).`] : []),
+  ];
+}
+
+/** The workspace redeclared with what the snapshot knows of it, plus `properties`. */
+export function workspaceDeclaration(ws: WorkspaceObs, properties: BicepObject, dependsOn: string[] = []): string {
+  return bicepResource({
+    symbol: 'workspace',
+    type: 'Microsoft.MachineLearningServices/workspaces',
+    name: ws.name,
+    body: {
+      location: ws.location,
+      identity: { type: 'SystemAssigned' },
+      properties: {
+        storageAccount: ws.storageAccountId,
+        keyVault: ws.keyVaultId,
+        applicationInsights: ws.applicationInsightsId,
+        containerRegistry: ws.containerRegistryId,
+        publicNetworkAccess: ws.publicNetworkAccess,
+        allowPublicAccessWhenBehindVnet: ws.allowPublicAccessWhenBehindVnet,
+        hbiWorkspace: ws.hbiWorkspace,
+        v1LegacyMode: ws.v1LegacyMode,
+        imageBuildCompute: ws.imageBuildCompute?.trim() || undefined,
+        managedNetwork: ws.managedNetwork && managedIsolation(ws) ? managedNetworkValue(ws.managedNetwork) : undefined,
+        ...properties,
+      },
+      dependsOn: dependsOn.length ? dependsOn.map(raw) : undefined,
+    },
+  });
 }
 
 // ---------------------------------------------------------------- the shared judgement (storage, key vault, registry)
@@ -417,6 +817,9 @@ export interface WorkspaceAdmission {
   evidence: Evidence[];
   summary: string;
   azCli: string[];
+  /** The fix as a change to the dependency's declaration, and how to see it took. */
+  edit?: DependencyEdit;
+  check?: DependencyCheck;
 }
 
 /** A problem of the dependency itself, independent of where the compute sits (a registry SKU). */
@@ -425,6 +828,8 @@ export interface DependencyProblem {
   evidence: Evidence[];
   summary: string;
   azCli: string[];
+  edit?: DependencyEdit;
+  check?: DependencyCheck;
 }
 
 export interface DependencyRuleParts {
@@ -433,7 +838,6 @@ export interface DependencyRuleParts {
   problem?: (d: DependencyObs) => DependencyProblem | undefined;
   /** What fails when the compute is shut out (one sentence). */
   breaks: string;
-  verify: (d: DependencyObs) => string;
 }
 
 /**
@@ -499,9 +903,12 @@ function dependencyFinding(
   if (admission && !admission.admitted) sentences.push(`${blocked.length ? 'The workspace itself is shut out as well' : `Workspace ${ws.name} is shut out`}: ${admission.how}.`);
   sentences.push(parts.breaks);
 
-  const fixes = blocked.map((a) => subnetFix(d, spec, a, s.target.cloud));
-  const summary = [problem?.summary, ...fixes.map((f) => f.summary), admission && !admission.admitted ? admission.summary : undefined].filter((x): x is string => !!x);
-  const azCli = [...(problem?.azCli ?? []), ...fixes.flatMap((f) => f.azCli), ...(admission && !admission.admitted ? admission.azCli : [])];
+  const fixes = blocked.map((a) => subnetFix(s, d, spec, a));
+  const shutOut = admission && !admission.admitted ? admission : undefined;
+  const summary = [problem?.summary, ...fixes.map((f) => f.summary), shutOut?.summary].filter((x): x is string => !!x);
+  const azCli = [...(problem?.azCli ?? []), ...fixes.flatMap((f) => f.azCli), ...(shutOut?.azCli ?? [])];
+  const edit = mergeEdits([problem?.edit, ...fixes.map((f) => f.edit), shutOut?.edit]);
+  const checks = [problem?.check, ...fixes.flatMap((f) => f.checks), shutOut?.check].filter((c): c is DependencyCheck => !!c);
   return {
     resourceId: d.id,
     confidence: 'medium',
@@ -510,9 +917,14 @@ function dependencyFinding(
       ...restrictionEvidence(d, spec),
       ...(problem?.evidence ?? []),
       ...blocked.flatMap((a) => accessEvidence(d, spec, a)),
-      ...(admission && !admission.admitted ? admission.evidence : []),
+      ...(shutOut?.evidence ?? []),
     ],
-    remediation: { summary: summary.join(' '), azCli: [...new Set(azCli)], verify: parts.verify(d) },
+    remediation: {
+      summary: summary.join(' '),
+      azCli: [...new Set(azCli)],
+      bicep: bicepOf([...(edit ? [dependencyPart(d, edit)] : []), ...fixes.flatMap((f) => f.parts)], d.id),
+      verify: verifyOf(spec.show(d), checks, fixes.flatMap((f) => f.commands)),
+    },
     subjects: [`dependency:${idKey(d.id)}`, ...blocked.map((a) => `subnet:${idKey(a.group.subnetId)}`)],
     ...(blocked.length ? { flows: [spec.flow] } : {}),
   };

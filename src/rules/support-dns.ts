@@ -25,6 +25,8 @@ import {
   type WorkspaceScope,
   type ZoneEntry,
 } from './support.ts';
+import { bicepSnippet } from './support-bicep.ts';
+import { RECHECK, aRecordResource, bicepFiles, existingZoneResource, resolverVnetsOfComputes, zoneLinkResource } from './support-endpoints.ts';
 
 /** `nslookup <name> <server>` for a resolver label (`system`, `ip` or `ip:port`). */
 export function nslookupCommand(name: string, resolver: string): string {
@@ -175,7 +177,7 @@ export function otherAnswersText(o: NameObservation): string {
  * The finding of a DNS symptom rule for one name: every answer as evidence, commands that find the
  * cause, and nslookup from the compute to verify. `summary` is followed by how to inspect.
  */
-export function symptomFinding(s: Snapshot, scope: WorkspaceScope, o: NameObservation, what: { expected: string[]; expectedText: string; explanation: string; summary: string }): FindingDraft {
+export function symptomFinding(s: Snapshot, scope: WorkspaceScope, o: NameObservation, what: { expected: string[]; expectedText: string; explanation: string; summary: string; bicep: string }): FindingDraft {
   return {
     resourceId: scope.ws.id,
     confidence: 'high',
@@ -184,6 +186,7 @@ export function symptomFinding(s: Snapshot, scope: WorkspaceScope, o: NameObserv
     remediation: {
       summary: `${what.summary}Inspect with the commands below, and from the compute run the nslookup in the verification step.`,
       azCli: inspectCommands(s, scope, o.name),
+      bicep: what.bicep,
       verify: verifyByNslookup(o.name, o.lookups, what.expected),
     },
     subjects: symptomSubjects(scope.cloud, o.name),
@@ -220,7 +223,7 @@ function inspectCommands(s: Snapshot, scope: WorkspaceScope, name: string): stri
 function verifyByNslookup(name: string, lookups: DnsLookupObs[], expected: string[]): string {
   const resolvers = [...new Set(lookups.map((l) => l.resolver))].sort();
   const cmds = (resolvers.length ? resolvers : ['system']).map((r) => nslookupCommand(name, r));
-  return `From the compute (or a client using the same resolver): ${cmds.join('; ')} answers ${expected.length ? listText(expected) : "the workspace private endpoint's IP"}.`;
+  return `From the compute (or a client using the same resolver): ${cmds.join('; ')} answers ${expected.length ? listText(expected) : "the workspace private endpoint's IP"}; ${RECHECK}`;
 }
 
 function symptomSubjects(cloud: CloudProfile, name: string): string[] {
@@ -233,4 +236,77 @@ export function nameImpact(cloud: CloudProfile, name: string): string {
   return purposeOfName(cloud, name) !== 'notebooks'
     ? "The compute instance's token broker (managed-identity) call to the workspace and cert endpoints fails, so the SDK falls back to the device-login prompt."
     : 'Notebooks and file browsing in studio fail from the compute (this name is not on the sign-in path itself).';
+}
+
+// ---------------------------------------------------------------- DNS symptoms: the likely fix as Bicep
+
+/** A snippet with nothing to deploy: only comments saying where the fix is. */
+function commentOnly(deployTo: string, note: string): string {
+  return bicepSnippet(deployTo, [], `Nothing to deploy from this finding.\n${note}`);
+}
+
+/** The VNets the computes resolve through that no working link of any zone of this name reaches. */
+function unlinkedResolverVnets(s: Snapshot, zones: ZoneEntry[]) {
+  return resolverVnetsOfComputes(s).filter(
+    (v) => !zones.some((z) => z.observed.ok && z.observed.value.links.ok && z.observed.value.links.value.some((l) => sameId(l.virtualNetworkId, v.id) && linkWorks(l))),
+  );
+}
+
+/**
+ * The Bicep of a DNS symptom: the fix its explanation names as most likely, when the snapshot shows
+ * it (a public answer: link the zone to the resolver VNets that lack it; NXDOMAIN/NODATA: the missing
+ * A record), else comments naming the cause findings that carry the fix and are folded above it.
+ */
+export function symptomBicep(s: Snapshot, scope: WorkspaceScope, o: NameObservation, kind: 'public-via-privatelink' | 'public-direct' | 'failed'): string {
+  if (kind === 'public-direct') {
+    return commentOnly(
+      scope.ws.id,
+      `The answer did not go through the privatelink CNAME, so the resolver answered from a zone or hosts entry of its own: the fix is on that DNS server (conditional forwarders to Azure DNS, configured on the server itself; CUSTOM_DNS_NOT_FORWARDING carries it when it applies) or in the client's hosts file.`,
+    );
+  }
+  const rec = privateRecordFor(scope.cloud, o.name);
+  if (!rec) return commentOnly(scope.ws.id, `${o.name} has no private DNS zone of its own: the DNS server that answers it must resolve it through Azure DNS (see CUSTOM_DNS_NOT_FORWARDING).`);
+  const zone = zoneEntryFor(s, scope, rec.zoneName);
+  if (!zone) {
+    return commentOnly(
+      scope.ws.id,
+      `No private DNS zone ${rec.zoneName} was found${s.privateDnsZones?.ok ? '' : ' (the zones could not be read)'}: PRIVATE_DNS_ZONE_MISSING, which this finding is folded into when it applies, carries the Bicep that creates the zone, links it and adds it to the endpoint's DNS zone group.`,
+    );
+  }
+  if (kind === 'public-via-privatelink') {
+    const all = s.privateDnsZones?.ok ? zonesNamed(s.privateDnsZones.value, rec.zoneName) : [zone];
+    const unlinked = unlinkedResolverVnets(s, all);
+    if (unlinked.length === 0) {
+      return commentOnly(
+        zone.id,
+        `${rec.zoneName} is linked to every VNet the computes resolve through, so the public answer most likely comes from a custom DNS server that does not forward the Azure ML zones to ${AZURE_DNS_IP}: CUSTOM_DNS_NOT_FORWARDING carries that fix (conditional forwarders are configured on the DNS server itself).`,
+      );
+    }
+    return bicepFiles(
+      [
+        { deployTo: zone.id, declaration: existingZoneResource('zone', zone.id) },
+        ...unlinked.map((v, i) => ({ deployTo: zone.id, declaration: zoneLinkResource(`link${i + 1}`, 'zone', linkNameFor(v.name), v.id) })),
+      ],
+      `Most likely fix for a public answer through the privatelink CNAME: link ${rec.zoneName} to ${listText(unlinked.map((v) => v.name))}, whose resolver answers the compute (PRIVATE_DNS_ZONE_NOT_LINKED carries the same fix when it finds the link missing).`,
+    );
+  }
+  const nameError = o.bad.some((l) => l.status === 'nxdomain' || l.status === 'nodata');
+  const records = zone.observed.ok && zone.observed.value.aRecords.ok ? zone.observed.value.aRecords.value : undefined;
+  const hasRecord = records?.some((r) => r.name.toLowerCase() === rec.recordName && r.ipv4Addresses.length > 0);
+  const ips = expectedIps(scope.endpoints, o.name);
+  if (nameError && records && !hasRecord && ips.length > 0) {
+    return bicepFiles(
+      [
+        { deployTo: zone.id, declaration: existingZoneResource('zone', zone.id) },
+        { deployTo: zone.id, declaration: aRecordResource('record', 'zone', rec.recordName, ips, 10) },
+      ],
+      `Most likely fix for NXDOMAIN/NODATA: the A record ${rec.recordName} in ${rec.zoneName} with the endpoint's IP (PRIVATE_DNS_RECORD_MISSING carries the same fix, with the endpoint's DNS zone group).`,
+    );
+  }
+  return commentOnly(
+    zone.id,
+    nameError
+      ? `${rec.zoneName} already holds ${rec.recordName}: the resolver that failed does not answer from this zone (a custom DNS server with a zone of its own for the name, or a zone of this name linked elsewhere). The zone, link or forwarding finding this one is folded into carries the fix.`
+      : 'SERVFAIL, REFUSED or a timeout comes from a DNS server, not from an Azure resource Bicep declares: check that the server is reachable (NSG, routes, UDP/TCP 53) and where it forwards. A zone, link or forwarding finding this one is folded into carries its fix.',
+  );
 }

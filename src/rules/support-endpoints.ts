@@ -3,13 +3,15 @@
  * and records a workspace endpoint needs, the az commands that create them, and the subjects ranking
  * joins on. Pure functions over the snapshot, like ./support.ts.
  */
-import { idKey, sameId } from '../model/arm-id.ts';
+import { idKey, nameOf, sameId, tryParseArmId } from '../model/arm-id.ts';
 import { privateRecordFor, type CloudProfile } from '../model/cloud.ts';
-import type { ARecordSetObs, DnsLookupObs, PrivateDnsZoneObs, PrivateDnsZonesObs, PrivateEndpointObs, Snapshot, VnetObs } from '../model/snapshot.ts';
+import type { ARecordSetObs, DnsLookupObs, PrivateDnsZoneGroupObs, PrivateDnsZoneObs, PrivateDnsZonesObs, PrivateEndpointObs, Snapshot, VnetObs } from '../model/snapshot.ts';
 import type { RuleResult } from './rule.ts';
+import { bicepResource, bicepSnippet, raw, type BicepValue } from './support-bicep.ts';
 import {
   azParts,
   azScope,
+  cloudOf,
   computeVnetGroups,
   endpointFqdns,
   endpointIpsFor,
@@ -106,9 +108,12 @@ export function zoneGroupCommand(verb: 'create' | 'add', to: { scopeId: string; 
 export interface NewZone {
   /** Subscription and resource group the zone is created in. */
   home: AzParts;
+  zoneName: string;
   zoneId: string;
   /** The compute resolver VNets it gets linked to. */
   resolvers: VnetObs[];
+  /** The links created, one per resolver VNet. */
+  links: Array<{ name: string; vnetId: string }>;
   azCli: string[];
 }
 
@@ -122,11 +127,12 @@ export function newZone(s: Snapshot, zones: PrivateDnsZonesObs, zoneName: string
   const where = `--subscription ${home.subscription} -g ${home.resourceGroup}`;
   const zoneId = `/subscriptions/${home.subscription}/resourceGroups/${home.resourceGroup}/providers/Microsoft.Network/privateDnsZones/${zoneName}`;
   const resolvers = resolverVnetsOfComputes(s);
+  const links = resolvers.map((v) => ({ name: `${v.name}-link`, vnetId: v.id }));
   const azCli = [
     `az network private-dns zone create ${where} -n ${zoneName}`,
-    ...resolvers.map((v) => `az network private-dns link vnet create ${where} -z ${zoneName} -n ${v.name}-link -v ${v.id} -e false`),
+    ...links.map((l) => `az network private-dns link vnet create ${where} -z ${zoneName} -n ${l.name} -v ${l.vnetId} -e false`),
   ];
-  return { home, zoneId, resolvers, azCli };
+  return { home, zoneName, zoneId, resolvers, links, azCli };
 }
 
 export type ServingZone =
@@ -289,3 +295,127 @@ export function noIpReason(t: TargetBase): string {
 export function lookupsShowingNoPrivateAnswer(s: Snapshot, fqdn: string): DnsLookupObs[] {
   return lookupsFor(s, fqdn).filter((l) => l.status === 'nxdomain' || isPublicAnswer(l));
 }
+
+// ---------------------------------------------------------------- Bicep
+
+/** One Bicep declaration and the resource group it deploys to (any ARM id inside that group). */
+export interface BicepPart {
+  deployTo: string;
+  declaration: string;
+}
+
+function resourceGroupKey(id: string): string {
+  const p = tryParseArmId(id);
+  return p ? `${p.subscriptionId}/${p.resourceGroup.toLowerCase()}` : idKey(id);
+}
+
+export function sameResourceGroup(a: string, b: string): boolean {
+  return resourceGroupKey(a) === resourceGroupKey(b);
+}
+
+/**
+ * The Bicep of a fix whose resources may sit in several resource groups: a Bicep file deploys to one
+ * resource group, so there is one snippet per group, in the order the groups first appear, each
+ * deployed on its own. `note` heads the first snippet.
+ */
+export function bicepFiles(parts: BicepPart[], note?: string): string {
+  const files: Array<{ deployTo: string; declarations: string[] }> = [];
+  for (const p of parts) {
+    const file = files.find((f) => sameResourceGroup(f.deployTo, p.deployTo));
+    if (file) file.declarations.push(p.declaration);
+    else files.push({ deployTo: p.deployTo, declarations: [p.declaration] });
+  }
+  return files
+    .map((f, i) => {
+      const order = files.length > 1 ? `File ${i + 1} of ${files.length}: deploy the files in this order, each to its own resource group.` : '';
+      const text = [i === 0 ? (note ?? '') : '', order].filter((t) => t).join('\n');
+      return bicepSnippet(f.deployTo, f.declarations, text || undefined);
+    })
+    .join('\n');
+}
+
+/** A `virtualNetworkLinks` child of a zone: location global, registration disabled. */
+export function zoneLinkResource(symbol: string, parent: string, name: string, vnetId: string): string {
+  return bicepResource({
+    symbol,
+    type: 'Microsoft.Network/privateDnsZones/virtualNetworkLinks',
+    name,
+    parent,
+    body: { location: 'global', properties: { registrationEnabled: false, virtualNetwork: { id: vnetId } } },
+  });
+}
+
+/** An `existing` reference to a private DNS zone in the resource group the snippet deploys to. */
+export function existingZoneResource(symbol: string, zoneId: string): string {
+  return bicepResource({ symbol, type: 'Microsoft.Network/privateDnsZones', name: nameOf(zoneId), existing: true });
+}
+
+/** An A record set child of a zone (a deployment replaces its addresses: stale ones go). */
+export function aRecordResource(symbol: string, parent: string, recordName: string, ips: string[], ttl: number): string {
+  return bicepResource({
+    symbol,
+    type: 'Microsoft.Network/privateDnsZones/A',
+    name: recordName,
+    parent,
+    body: { properties: { ttl, aRecords: ips.map((ip) => ({ ipv4Address: ip })) } },
+  });
+}
+
+/** The zone and its links that newZone's commands create. */
+export function newZoneBicep(z: NewZone, symbol: string): BicepPart[] {
+  return [
+    { deployTo: z.zoneId, declaration: bicepResource({ symbol, type: 'Microsoft.Network/privateDnsZones', name: z.zoneName, body: { location: 'global' } }) },
+    ...z.links.map((l, i) => ({ deployTo: z.zoneId, declaration: zoneLinkResource(`${symbol}Link${i + 1}`, symbol, l.name, l.vnetId) })),
+  ];
+}
+
+/** A zone config of a zone group: its name (`api`, `notebooks`) and the zone id (a string, or `zone.id`). */
+export interface ZoneConfigRef {
+  name: string;
+  zoneId: BicepValue;
+}
+
+/**
+ * The configs a zone group keeps when the configs for `replaced` zone names are rewritten: all the
+ * others except those naming a zone that no longer exists (a deployment naming it would fail).
+ */
+export function keptZoneConfigs(s: Snapshot, group: PrivateDnsZoneGroupObs | undefined, replaced: string[]): ZoneConfigRef[] {
+  const names = replaced.map((z) => z.toLowerCase());
+  const deleted = (id: string) => !!s.privateDnsZones?.ok && s.privateDnsZones.value.zones.some((z) => sameId(z.id, id) && !z.observed.ok && z.observed.error.kind === 'not-found');
+  return (group?.zoneConfigs ?? [])
+    .filter((c) => !names.includes(nameOf(c.privateDnsZoneId).toLowerCase()) && !deleted(c.privateDnsZoneId))
+    .map((c) => ({ name: c.name ?? zoneConfigLabel(cloudOf(s), nameOf(c.privateDnsZoneId)), zoneId: c.privateDnsZoneId }));
+}
+
+/** The comment line every zone group snippet carries. */
+export const ZONE_GROUP_NOTE =
+  'A zone group deployment replaces its whole list of zones: the list below keeps the zones it has; merge the privateDnsZoneConfigs of any other fix to this zone group into one declaration.';
+
+/** The zone id a zone group config names: `symbol.id` when the zone is declared in the same file, else its id. */
+export function zoneIdRef(zoneId: string, symbol: string, declaredBeside: boolean): BicepValue {
+  return declaredBeside ? raw(`${symbol}.id`) : zoneId;
+}
+
+/**
+ * An endpoint's DNS zone group holding every config it must have. A deployment replaces the whole
+ * config list, so `configs` includes the ones the group keeps.
+ */
+export function zoneGroupBicep(pe: PrivateEndpointObs, groupName: string, configs: ZoneConfigRef[], suffix = ''): BicepPart[] {
+  const peSymbol = `pe${suffix}`;
+  return [
+    { deployTo: pe.id, declaration: bicepResource({ symbol: peSymbol, type: 'Microsoft.Network/privateEndpoints', name: pe.name, existing: true }) },
+    {
+      deployTo: pe.id,
+      declaration: bicepResource({
+        symbol: `zoneGroup${suffix}`,
+        type: 'Microsoft.Network/privateEndpoints/privateDnsZoneGroups',
+        name: groupName,
+        parent: peSymbol,
+        body: { properties: { privateDnsZoneConfigs: configs.map((c) => ({ name: c.name, properties: { privateDnsZoneId: c.zoneId } })) } },
+      }),
+    },
+  ];
+}
+
+/** The end of every `verify`: recheck repeats the probes and rules behind the report's findings. */
+export const RECHECK = 'then run aml-netdoctor recheck <report.json>.';

@@ -2,17 +2,19 @@
  * What the flow rules share: reading the flow analysis (managed network, no flows), judging the
  * flows of each compute subnet against a rule's hop reasons (fail per blocking element, pass per
  * subnet, undetermined when a hop that holds the rule's evidence could not be decided), confidence
- * and tier from the flows, parsing a flow's destination and ports, and the NSG / firewall lookups
- * and az command builders the NSG and firewall rules use. Pure functions.
+ * and tier from the flows, parsing a flow's destination and ports, the NSG / firewall / route
+ * lookups, and the az commands, Bicep snippets (through support-bicep.ts) and verify texts the
+ * NSG, route and firewall rules use. Pure functions.
  */
 import { analyzeFlows } from '../flows/analyze.ts';
 import type { FlowAnalysis, FlowHop, FlowResult, HopKind, HopReason } from '../flows/types.ts';
-import { idKey, nameOf, parentId, sameId } from '../model/arm-id.ts';
+import { idKey, nameOf, parentId, sameId, tryParseArmId } from '../model/arm-id.ts';
 import { defaultSecurityRules } from '../net/nsg.ts';
-import type { FirewallObs, FirewallPolicyObs, NsgObs, SecurityRuleObs, Snapshot, SubnetObs } from '../model/snapshot.ts';
+import type { FirewallObs, FirewallPolicyObs, FirewallsObs, NetworkRuleObs, NsgObs, RouteTableObs, SecurityRuleObs, Snapshot, SubnetObs, VantageObs } from '../model/snapshot.ts';
 import type { Confidence, Evidence, Tier } from '../report/schema.ts';
 import type { FindingDraft, FlowId, RuleContext, RuleResult } from './rule.ts';
-import { azScope, isUnknown, listText, undetermined, unknownFrom, valuesByKey, vnetById, workspaceOf } from './support.ts';
+import { bicepResource, bicepSnippet, raw, type BicepValue } from './support-bicep.ts';
+import { azScope, isUnknown, listText, undetermined, unknownFrom, valuesByKey, vnetById, workspaceOf, type Unknown } from './support.ts';
 
 // ---------------------------------------------------------------- the analysis and its scope
 
@@ -184,9 +186,43 @@ export function flowEvidence(h: Hit): Evidence {
   };
 }
 
-/** The re-check every flow finding ends with. */
-export function rerun(flows: FlowId[]): string {
-  return `run aml-netdoctor again: flow${flows.length > 1 ? 's' : ''} ${flows.join(', ')} must be allowed.`;
+// ---------------------------------------------------------------- verify and Bicep
+
+/** The step every verify ends with. */
+export const RECHECK = 'then run aml-netdoctor recheck <report.json>.';
+
+/** `<command> should print <expected> (flow x must be allowed after the fix); then run aml-netdoctor recheck <report.json>.` */
+export function verifyText(command: string, expected: string, flows: readonly FlowId[]): string {
+  const must = flows.length ? ` (flow${flows.length > 1 ? 's' : ''} ${flows.join(', ')} must be allowed after the fix)` : '';
+  return `${command} should print ${expected}${must}; ${RECHECK}`;
+}
+
+/** A snippet deployed to the resource group of the first parseable id (the changed resource), else the workspace's. */
+export function snippetIn(s: Snapshot, where: ReadonlyArray<string | undefined>, declarations: string[], note?: string): string {
+  return bicepSnippet(where.find((id) => !!tryParseArmId(id)) ?? s.target.workspaceId, declarations, note);
+}
+
+const BICEP_KEYWORDS = new Set(['resource', 'module', 'param', 'var', 'output', 'existing', 'if', 'for', 'in', 'true', 'false', 'null', 'import', 'metadata', 'type', 'func', 'targetScope', 'using', 'with', 'as']);
+
+/** Hands out unique Bicep symbols: `AllowEntraIdOutbound` -> `allowEntraIdOutbound`. */
+export function bicepSymbols(): (name: string) => string {
+  const taken = new Set<string>();
+  return (name) => {
+    const words = name.split(/[^A-Za-z0-9]+/).filter(Boolean);
+    let base = words.map((w, i) => (i === 0 ? w.charAt(0).toLowerCase() : w.charAt(0).toUpperCase()) + w.slice(1)).join('') || 'res';
+    if (/^[0-9]/.test(base)) base = `r${base}`;
+    let symbol = base;
+    for (let i = 2; taken.has(symbol) || BICEP_KEYWORDS.has(symbol); i++) symbol = `${base}${i}`;
+    taken.add(symbol);
+    return symbol;
+  };
+}
+
+/** The vantage NIC of a compute subnet, when it has a real NIC id the user can query. */
+export function vantageOf(s: Snapshot, subnetId: string | undefined): VantageObs | undefined {
+  if (!subnetId || !s.vantage?.ok) return undefined;
+  const v = s.vantage.value.subnets.find((x) => sameId(x.subnetId, subnetId))?.vantage;
+  return v && tryParseArmId(v.nicId) ? v : undefined;
 }
 
 // ---------------------------------------------------------------- what a flow goes to
@@ -324,17 +360,94 @@ export function nsgFindings(s: Snapshot, hits: Hit[], text: NsgText): FindingDra
   return groupHits(hits, (h) => `${idKey(h.hop.resourceId ?? '')}|${(h.hop.element ?? '').toLowerCase()}`).map((group) => nsgFinding(s, group, text));
 }
 
+/**
+ * The allow rules one blocked flow needs. Azure accepts a service tag only as a rule's single
+ * source or destination (never inside a prefix list), so a flow to several tags gets one rule per tag.
+ */
 function allowRulesFor(s: Snapshot, hit: Hit, direction: 'Inbound' | 'Outbound'): AllowRule[] {
   const f = hit.flow;
   const d = destinationOf(f);
   const groups = portGroups(f);
   const base = `Allow${pascal(f.id)}${direction}`;
   const named = (g: PortGroup) => (groups.length > 1 ? `${base}${g.protocol === '*' ? 'Any' : g.protocol}` : base);
-  if (f.direction === 'inbound') return groups.map((g) => ({ name: named(g), direction, protocol: g.protocol, sources: d.tags.length ? d.tags : ['AzureMachineLearning'], destinations: ['VirtualNetwork'], ports: g.ports }));
-  const destinations = d.ips.length ? d.ips : d.tags.length ? d.tags : ['<destination>'];
+  const perTag = (tags: string[]) => (tags.length > 1 ? tags.map((t) => ({ suffix: pascal(t), values: [t] })) : [{ suffix: '', values: tags }]);
+  if (f.direction === 'inbound') {
+    const sources = perTag(d.tags.length ? d.tags : ['AzureMachineLearning']);
+    return groups.flatMap((g) => sources.map((src) => ({ name: `${named(g)}${src.suffix}`, direction, protocol: g.protocol, sources: src.values, destinations: ['VirtualNetwork'], ports: g.ports })));
+  }
+  const destinations = d.ips.length ? [{ suffix: '', values: d.ips }] : d.tags.length ? perTag(d.tags) : [{ suffix: '', values: ['<destination>'] }];
   // Inbound on the private endpoint's subnet: the source is the compute subnet.
   const sources = direction === 'Inbound' ? sourcePrefixes(s, [f]) : undefined;
-  return groups.map((g) => ({ name: named(g), direction, protocol: g.protocol, ...(sources ? { sources } : {}), destinations, ports: g.ports }));
+  return groups.flatMap((g) => destinations.map((dst) => ({ name: `${named(g)}${dst.suffix}`, direction, protocol: g.protocol, ...(sources ? { sources } : {}), destinations: dst.values, ports: g.ports })));
+}
+
+/** One `securityRules` child: a single value goes into the singular property (the only place a service tag is accepted). */
+function securityRuleBody(rule: AllowRule, priority: number | string, flows: FlowId[]): { [key: string]: BicepValue } {
+  const one = (side: 'source' | 'destination', values: string[]): { [key: string]: BicepValue } =>
+    values.length === 1 ? { [`${side}AddressPrefix`]: values[0] as string } : { [`${side}AddressPrefixes`]: values };
+  return {
+    properties: {
+      // Azure caps a rule description at 140 characters.
+      description: `Allows ${flows.join(', ')} for Azure Machine Learning (aml-netdoctor)`.slice(0, 140),
+      protocol: rule.protocol,
+      ...one('source', rule.sources ?? ['*']),
+      sourcePortRange: '*',
+      ...one('destination', rule.destinations),
+      ...(rule.ports.length === 1 ? { destinationPortRange: rule.ports[0] as string } : { destinationPortRanges: rule.ports }),
+      access: 'Allow',
+      priority: typeof priority === 'number' ? priority : raw(`0 // ${priority}: set a free priority before deploying`),
+      direction: rule.direction,
+    },
+  };
+}
+
+interface PlannedRule extends AllowRule {
+  flows: FlowId[];
+  priority: number | string;
+}
+
+/** The Bicep form of the allow rules: `securityRules` children of the existing NSG. */
+function nsgBicep(s: Snapshot, nsgId: string, rules: PlannedRule[], blocking: string, tight: boolean): string {
+  const symbol = bicepSymbols();
+  const nsgSymbol = symbol('nsg');
+  const note = [
+    `Adds ${rules.length > 1 ? `${rules.length} Allow rules` : 'an Allow rule'} to NSG ${nameOf(nsgId)}, evaluated before ${blocking}.`,
+    `If NSG ${nameOf(nsgId)} is itself declared in a template with inline securityRules, add the rules there instead: the next deployment of that template deletes rules it does not list.`,
+    ...(tight ? [`No free priority is left below ${blocking}: move it to a higher number first, then set the priorities marked below.`] : []),
+  ];
+  return snippetIn(
+    s,
+    [nsgId],
+    [
+      bicepResource({ symbol: nsgSymbol, type: 'Microsoft.Network/networkSecurityGroups', name: nameOf(nsgId), existing: true }),
+      ...rules.map((r) => bicepResource({ symbol: symbol(r.name), type: 'Microsoft.Network/networkSecurityGroups/securityRules', name: r.name, parent: nsgSymbol, body: securityRuleBody(r, r.priority, r.flows) })),
+    ],
+    note.join('\n'),
+  );
+}
+
+/**
+ * How to see the new rules take effect: the vantage NIC's effective rules when that NIC sees this
+ * NSG, else the NSG's rules in evaluation order.
+ */
+function nsgVerify(s: Snapshot, nsgId: string, subnetId: string | undefined, rules: PlannedRule[], direction: string, blocking: string, blockingPriority: number | undefined, flows: FlowId[]): string {
+  const v = vantageOf(s, subnetId);
+  const seesNsg = !!v?.effectiveNsgs.ok && v.effectiveNsgs.value.some((e) => sameId(e.networkSecurityGroupId, nsgId));
+  if (v && seesNsg) {
+    const filter = rules.map((r) => `name=='securityRules/${r.name}'`).join(' || ');
+    return verifyText(
+      `az network nic list-effective-nsg --ids ${v.nicId} --query "value[].effectiveSecurityRules[] | [?${filter}].[name, access]" -o tsv`,
+      rules.length > 1 ? `one line per new rule, each ending in Allow: ${listText(rules.map((r) => `securityRules/${r.name}`))}` : `securityRules/${(rules[0] as PlannedRule).name} followed by Allow`,
+      flows,
+    );
+  }
+  const byPriority = [...rules].sort((a, b) => (typeof a.priority === 'number' && typeof b.priority === 'number' ? a.priority - b.priority : 0));
+  const order = byPriority.map((r) => `${r.priority} ${r.name} Allow`).join(', ');
+  return verifyText(
+    `az network nsg rule list ${azScope(nsgId)} --nsg-name ${nameOf(nsgId)} --include-default --query "sort_by([?direction=='${direction}'], &priority)[].[priority, name, access]" -o tsv`,
+    `${order} on lines above ${blockingPriority ?? ''} ${blocking} Deny`.replace(/\s+/g, ' '),
+    flows,
+  );
 }
 
 function nsgFinding(s: Snapshot, hits: Hit[], text: NsgText): FindingDraft {
@@ -350,23 +463,28 @@ function nsgFinding(s: Snapshot, hits: Hit[], text: NsgText): FindingDraft {
   const flows = flowsOf(hits);
   const ruleName = parsed.name ?? first.hop.element ?? 'an unnamed rule';
 
-  // One allow rule per distinct (name, protocol, sources, destinations, ports), names unique in the NSG.
-  const allows: AllowRule[] = [];
+  // One allow rule per distinct (protocol, sources, destinations, ports), names unique in the NSG.
+  const allows: Array<AllowRule & { flows: FlowId[] }> = [];
   const taken = new Set((nsg?.rules ?? []).map((r) => bareRuleName(r.name).toLowerCase()));
   for (const h of hits) {
     for (const r of allowRulesFor(s, h, direction)) {
       const sig = JSON.stringify({ ...r, name: '' });
-      if (allows.some((a) => JSON.stringify({ ...a, name: '' }) === sig)) continue;
+      const same = allows.find((a) => JSON.stringify({ ...a, name: '', flows: undefined }) === sig);
+      if (same) {
+        if (!same.flows.includes(h.flow.id)) same.flows.push(h.flow.id);
+        continue;
+      }
       let name = r.name;
       for (let i = 2; taken.has(name.toLowerCase()); i++) name = `${r.name}${i}`;
       taken.add(name.toLowerCase());
-      allows.push({ ...r, name });
+      allows.push({ ...r, name, flows: [h.flow.id] });
     }
   }
   const used = (nsg?.rules ?? []).filter((r) => r.direction === direction).map((r) => r.priority);
   const free = freePriorities(used, priority ?? 4097, allows.length);
   const tight = free.length < allows.length;
-  const azCli = allows.map((a, i) => nsgRuleCreate(nsgId, a, free[i] ?? `<free priority below ${priority ?? 'the blocking rule'}>`));
+  const planned: PlannedRule[] = allows.map((a, i) => ({ ...a, priority: free[i] ?? `<free priority below ${priority ?? 'the blocking rule'}>` }));
+  const azCli = planned.map(({ flows: _flows, priority: p, ...a }) => nsgRuleCreate(nsgId, a, p));
 
   const sideText = direction === 'Inbound' && first.flow.direction === 'outbound' ? ` on the destination side (inbound to the private endpoint's subnet, whose privateEndpointNetworkPolicies apply NSGs)` : '';
   const explanation =
@@ -394,7 +512,8 @@ function nsgFinding(s: Snapshot, hits: Hit[], text: NsgText): FindingDraft {
         `Add ${allows.length > 1 ? `${allows.length} Allow rules` : 'an Allow rule'} to NSG ${nameOf(nsgId)} with ${allows.length > 1 ? 'priorities' : 'a priority'} lower than ${ruleName}${priority !== undefined ? ` (${priority})` : ''} so ${listText(flowList)} ${flowList.length > 1 ? 'are' : 'is'} allowed before the deny is reached; keep the deny for everything else.` +
         (tight ? ` There are not enough free priorities below ${priority}: first move ${ruleName} to a higher number (az network nsg rule update ${azScope(nsgId)} --nsg-name ${nameOf(nsgId)} --name ${ruleName} --priority <higher free number>).` : ''),
       azCli,
-      verify: `az network nsg rule list ${azScope(nsgId)} --nsg-name ${nameOf(nsgId)} --include-default --query "sort_by([?direction=='${direction}'], &priority)[].{name:name, priority:priority, access:access, to:destinationAddressPrefix, ports:destinationPortRanges}" -o table lists the new Allow rules above ${ruleName}; then ${rerun(flowList)}`,
+      bicep: nsgBicep(s, nsgId, planned, `${ruleName}${priority !== undefined ? ` (priority ${priority})` : ''}`, tight),
+      verify: nsgVerify(s, nsgId, first.flow.subnetId, planned, direction, ruleName, priority, flowList),
     },
     subjects: [`nsg:${idKey(nsgId)}`, ...subnetSubjects(hits)],
     flows: flowList,
@@ -434,4 +553,150 @@ export function firewallIp(s: Snapshot): string | undefined {
   if (!s.firewalls?.ok) return undefined;
   for (const f of s.firewalls.value.firewalls) if (f.observed.ok && f.observed.value.privateIpAddresses[0]) return f.observed.value.privateIpAddresses[0];
   return undefined;
+}
+
+/** The firewalls (as read) that use a policy. */
+export function firewallsUsing(s: Snapshot, policyId: string): FirewallObs[] {
+  if (!s.firewalls?.ok) return [];
+  return s.firewalls.value.firewalls.flatMap((f) => (f.observed.ok && sameId(f.observed.value.firewallPolicyId, policyId) ? [f.observed.value] : []));
+}
+
+export interface FirewallPolicyDecl {
+  symbol: string;
+  name: string;
+  location?: string;
+  /** The firewall's SKU tier: a policy must have the tier of the firewalls that use it. */
+  tier?: string;
+  basePolicyId?: string;
+  threatIntelMode?: string;
+  dnsProxy?: boolean;
+}
+
+/** A whole `firewallPolicies` resource (a deployment sets every top-level property it lists, and resets the others). */
+export function firewallPolicyResource(d: FirewallPolicyDecl): string {
+  return bicepResource({
+    symbol: d.symbol,
+    type: 'Microsoft.Network/firewallPolicies',
+    name: d.name,
+    body: {
+      location: d.location ?? '<region of the firewall>',
+      properties: {
+        sku: { tier: d.tier ?? 'Standard' },
+        basePolicy: d.basePolicyId ? { id: d.basePolicyId } : undefined,
+        threatIntelMode: d.threatIntelMode,
+        dnsSettings: d.dnsProxy ? { enableProxy: true } : undefined,
+      },
+    },
+  });
+}
+
+// ---------------------------------------------------------------- FQDN network rules and the DNS proxy
+
+export interface FqdnRule {
+  policy: FirewallPolicyObs;
+  group: string;
+  collection: string;
+  rule: NetworkRuleObs;
+}
+
+/** A policy's entry in the firewalls probe (read or not). */
+export function policyEntry(fw: FirewallsObs, id: string) {
+  return fw.policies.find((p) => sameId(p.id, id));
+}
+
+/**
+ * FQDN network rules of the policy and its base policies, and the DNS proxy setting in force (the
+ * policy's own, else the nearest base policy's), or why they cannot be read.
+ */
+export function fqdnNetworkRules(fw: FirewallsObs, policy: FirewallPolicyObs): { rules: FqdnRule[]; proxy: boolean | undefined } | Unknown {
+  const out: FqdnRule[] = [];
+  let proxy: boolean | undefined;
+  const seen = new Set<string>();
+  for (let p: FirewallPolicyObs | undefined = policy; p && !seen.has(idKey(p.id)); ) {
+    seen.add(idKey(p.id));
+    proxy ??= p.dnsProxyEnabled;
+    if (!p.ruleCollectionGroups.ok) return { unknown: true, item: `rule collection groups of firewall policy ${p.name}`, reason: p.ruleCollectionGroups.error.message, resourceId: p.id };
+    for (const g of p.ruleCollectionGroups.value) {
+      for (const c of g.ruleCollections) {
+        for (const r of c.rules) if (r.ruleType === 'NetworkRule' && (r as NetworkRuleObs).destinationFqdns.length > 0) out.push({ policy: p, group: g.name, collection: c.name, rule: r as NetworkRuleObs });
+      }
+    }
+    const base: string | undefined = p.basePolicyId;
+    if (!base) break;
+    const entry = policyEntry(fw, base);
+    if (!entry?.observed.ok) return { unknown: true, item: `base policy ${nameOf(base)} of firewall policy ${policy.name}`, reason: entry && !entry.observed.ok ? entry.observed.error.message : 'not read', resourceId: base };
+    p = entry.observed.value;
+  }
+  return { rules: out, proxy };
+}
+
+/** Names (lower case) in FQDN network rules of a policy that can never match, because its DNS proxy is off. */
+export function deadFqdnNames(s: Snapshot, policyId: string | undefined): Set<string> {
+  const policy = policyOf(s, policyId);
+  if (!policy || !s.firewalls?.ok) return new Set();
+  const found = fqdnNetworkRules(s.firewalls.value, policy);
+  if (isUnknown(found) || found.proxy === true) return new Set();
+  return new Set(found.rules.flatMap((r) => r.rule.destinationFqdns.map((n) => n.toLowerCase())));
+}
+
+/** The subject shared by a policy's dead FQDN rules and the blocks they cause (ranking folds the blocks into the rules). */
+export const fqdnSubject = (policyId: string) => `firewall-fqdn:${idKey(policyId)}`;
+
+// ---------------------------------------------------------------- route tables
+
+export function routeTableOf(s: Snapshot, rtId: string | undefined): RouteTableObs | undefined {
+  if (!rtId || !s.subnetPolicies?.ok) return undefined;
+  const e = s.subnetPolicies.value.routeTables.find((r) => sameId(r.id, rtId));
+  return e?.observed.ok ? e.observed.value : undefined;
+}
+
+export interface RouteSpec {
+  name: string;
+  addressPrefix: string;
+  nextHopType: string;
+  nextHopIpAddress?: string;
+}
+
+/** `routes` children of an existing route table, one per route to add or change. */
+export function routeBicep(s: Snapshot, rtId: string, routes: RouteSpec[], note: string): string {
+  const symbol = bicepSymbols();
+  const rt = symbol('routeTable');
+  return snippetIn(
+    s,
+    [rtId],
+    [
+      bicepResource({ symbol: rt, type: 'Microsoft.Network/routeTables', name: nameOf(rtId), existing: true }),
+      ...routes.map((r) =>
+        bicepResource({
+          symbol: symbol(r.name),
+          type: 'Microsoft.Network/routeTables/routes',
+          name: r.name,
+          parent: rt,
+          body: { properties: { addressPrefix: r.addressPrefix, nextHopType: r.nextHopType, nextHopIpAddress: r.nextHopIpAddress } },
+        }),
+      ),
+    ],
+    note,
+  );
+}
+
+/**
+ * How to see a route take effect: the vantage NIC's effective routes for a CIDR prefix, else the
+ * route as configured.
+ */
+export function routeVerify(s: Snapshot, subnetId: string | undefined, rtId: string, route: RouteSpec, flows: readonly FlowId[]): string {
+  const v = vantageOf(s, subnetId);
+  const hop = route.nextHopIpAddress ? `${route.nextHopType} ${route.nextHopIpAddress}` : route.nextHopType;
+  if (v && /^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/.test(route.addressPrefix)) {
+    return verifyText(
+      `az network nic show-effective-route-table --ids ${v.nicId} --query "value[?state=='Active' && contains(addressPrefix, '${route.addressPrefix}')].[source, nextHopType, join(' ', nextHopIpAddress)]" -o tsv`,
+      `a line User ${hop} (source, next hop type, next hop address)`,
+      flows,
+    );
+  }
+  return verifyText(
+    `az network route-table route show ${azScope(rtId)} --route-table-name ${nameOf(rtId)} -n ${route.name} --query "[addressPrefix, nextHopType, nextHopIpAddress]" -o tsv`,
+    `a line ${route.addressPrefix} ${hop}`,
+    flows,
+  );
 }

@@ -62,9 +62,12 @@ export interface ScenarioExpectation {
   /** Exit code of `aml-netdoctor diagnose`: 0 no blocking finding, 1 blocking finding, 3 could not complete. */
   exitCode: 0 | 1 | 3;
   verdict: 'cause-found' | 'no-cause-found' | 'undetermined';
-  /** The top-ranked finding and the resource it must blame. Absent for healthy scenarios. */
-  topFinding?: { code: string; resourceId: string };
-  /** Codes that must appear somewhere in the report (symptoms, secondary causes). */
+  /**
+   * The top-ranked finding and the resource it must blame. Absent for healthy scenarios.
+   * `symptoms`: codes that must be folded into it (and so must not be findings of their own).
+   */
+  topFinding?: { code: string; resourceId: string; symptoms?: string[] };
+  /** Codes that must appear somewhere in the report (a finding, or a symptom folded into one). */
   alsoFinds?: string[];
   /** Codes that must not appear. */
   absentCodes?: string[];

@@ -18,7 +18,8 @@ const REPORT: Report = {
   workspace: { id: WS_ID, name: 'ws-demo', location: 'eastus', computeName: 'ci-alice' },
   generatedAt: '2025-01-02T03:04:05.000Z',
   tool: { name: TOOL.name, version: TOOL.version },
-  verdict: { status: 'cause-found', summary: 'The workspace API name resolves to a public address from the compute subnet.' },
+  scope: { subscriptions: [] },
+  verdict: { status: 'cause-found', summary: 'The workspace API name resolves to a public address from the compute subnet.', chain: [], assumptions: [], nextSteps: [] },
   findings: [
     {
       code: 'PRIVATE_DNS_ZONE_NOT_LINKED',
@@ -29,9 +30,10 @@ const REPORT: Report = {
       resourceId: `/subscriptions/${SUB}/resourceGroups/rg-dns/providers/Microsoft.Network/privateDnsZones/privatelink.api.azureml.ms`,
       explanation: 'The compute VNet cannot see the private zone, so it resolves the public address.',
       evidence: [{ resourceId: VNET_ID, property: 'virtualNetworkLinks', observed: 'no link to vnet-spoke', expected: 'a link to vnet-spoke' }],
-      remediation: { summary: 'Link the zone to vnet-spoke.', azCli: ['az network private-dns link vnet create ...'], verify: 'nslookup from the compute' },
+      remediation: { summary: 'Link the zone to vnet-spoke.', azCli: ['az network private-dns link vnet create ...'], bicep: "resource link 'Microsoft.Network/privateDnsZones/virtualNetworkLinks@2024-06-01' = {}\n", verify: 'nslookup from the compute' },
       docs: 'docs/rules/PRIVATE_DNS_ZONE_NOT_LINKED.md',
       rank: 1,
+      rankReason: 'tier 1 (auth path); read from configuration',
     },
   ],
   flows: [],

@@ -5,6 +5,7 @@
 import Fastify from 'fastify';
 import { pino } from 'pino';
 import t from 'tap';
+import { checkCodes, checkSymptoms } from '../helpers/expect.ts';
 import { checkFlows } from '../helpers/flow-intent.ts';
 import app from '../../src/app.ts';
 import { createAzureClients, staticTokenCredential } from '../../src/azure/clients.ts';
@@ -48,9 +49,11 @@ for (const name of await listScenarios()) {
     if (scenario.expect.topFinding) {
       t.equal(report.findings[0]?.code, scenario.expect.topFinding.code);
       t.equal(idKey(report.findings[0]?.resourceId ?? ''), idKey(scenario.expect.topFinding.resourceId));
+      checkSymptoms(t, report, scenario.expect.topFinding.symptoms ?? []);
     } else {
       t.notOk(report.findings.some((f) => f.tier <= 2), 'no blocking finding');
     }
+    checkCodes(t, scenario, report);
     checkFlows(t, scenario, report);
     t.notMatch(res.body, /api-token/, 'the token never reaches the report');
   });

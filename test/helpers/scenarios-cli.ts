@@ -7,6 +7,7 @@ import t from 'tap';
 import { idKey } from '../../src/model/arm-id.ts';
 import { listScenarios, loadScenario } from '../../src/sim/scenario-files.ts';
 import { diagnoseArgs, runCli, startEstate } from './estate.ts';
+import { checkCodes, checkSymptoms } from './expect.ts';
 import { checkFlows } from './flow-intent.ts';
 
 export const SHARDS = 4;
@@ -31,12 +32,11 @@ export async function runScenarioShard(shard: number): Promise<void> {
       if (scenario.expect.topFinding) {
         t.equal(top?.code, scenario.expect.topFinding.code, 'top finding code');
         t.equal(idKey(top?.resourceId ?? ''), idKey(scenario.expect.topFinding.resourceId), 'top finding blames the resource');
+        checkSymptoms(t, report, scenario.expect.topFinding.symptoms ?? []);
       } else {
         t.notOk(report.findings.some((f) => f.tier <= 2), `no tier 1-2 finding, got ${report.findings.map((f) => f.code).join(', ')}`);
       }
-      const codes = report.findings.map((f) => f.code);
-      for (const c of scenario.expect.alsoFinds ?? []) t.ok(codes.includes(c), `also finds ${c}`);
-      for (const c of scenario.expect.absentCodes ?? []) t.notOk(codes.includes(c), `does not report ${c}`);
+      checkCodes(t, scenario, report);
       checkFlows(t, scenario, report);
       t.notMatch(run.stdout + run.stderr, /sim-token-not-a-secret/, 'the access token never reaches output');
       t.notMatch(run.stderr, /\n\s+at /, 'no stack trace');

@@ -6,12 +6,12 @@ import { clone, WS_ID } from '../helpers/snapshot.ts';
 import { networkSnapshot as healthySnapshot, nsgOf, nsgRule } from '../helpers/network-snapshot.ts';
 
 function meta(code: string, tier: 1 | 2 | 3 = 1): RuleMeta {
-  return { code, tier, severity: 'critical', title: `${code} title`, role: 'cause', flows: ['workspace-api'], description: '', impact: '', resolution: '', references: [] };
+  return { code, tier, severity: 'critical', title: `${code} title`, role: 'cause', flows: ['workspace-api'], description: '', impact: '', resolution: '', verification: '', needs: ['workspace'], references: [] };
 }
 
 const failing = (code: string, tier: 1 | 2 | 3 = 1): Rule => ({
   meta: meta(code, tier),
-  check: () => [{ status: 'fail', finding: { resourceId: `/subscriptions/x/r/${code}`, confidence: 'medium', explanation: `${code} explained.`, evidence: [{ observed: 'a', expected: 'b' }], remediation: { summary: `fix ${code}`, azCli: [`az fix ${code}`] } } }],
+  check: () => [{ status: 'fail', finding: { resourceId: `/subscriptions/x/r/${code}`, confidence: 'medium', explanation: `${code} explained.`, evidence: [{ observed: 'a', expected: 'b' }], remediation: { summary: `fix ${code}`, azCli: [`az fix ${code}`], bicep: `// fix ${code}\n`, verify: `check ${code}` } } }],
 });
 const passing = (code: string): Rule => ({ meta: meta(code), check: () => [{ status: 'pass', resourceId: '/x', detail: 'fine' }] });
 const unsure = (code: string): Rule => ({ meta: meta(code), check: () => [{ status: 'undetermined', item: 'zone links', reason: '403 AuthorizationFailed reading zone' }] });
@@ -91,4 +91,23 @@ t.test('text rendering lists the flows: one line each, the hops of a blocked flo
   t.match(text, /\n  BLOCKED entra-id +login\.microsoftonline\.com \(AzureActiveDirectory\) \[TCP 80, TCP 443\]/);
   t.match(text, /x nsg: .*DenyAadOutbound/s, 'the blocking hop is marked and names the rule');
   t.notMatch(text, /from from/);
+});
+
+t.test('operator filters: --exclude does not run the rule, --min-tier drops less severe findings and renumbers', async (t) => {
+  const all = buildReport(healthySnapshot(), [failing('A', 1), failing('B', 2), failing('C', 3)]);
+  t.same(all.findings.map((f) => [f.code, f.rank]), [['A', 1], ['B', 2], ['C', 3]]);
+  t.equal(all.filters, undefined, 'no filters, none recorded');
+  const tier2 = buildReport(healthySnapshot(), [failing('A', 1), failing('B', 2), failing('C', 3)], { minTier: 2, exclude: ['a'] });
+  t.same(tier2.findings.map((f) => [f.code, f.rank]), [['B', 1]]);
+  t.same(tier2.filters, { minTier: 2, exclude: ['A'] });
+  t.notOk(tier2.coverage.some((c) => c.item.startsWith('A:')), 'an excluded rule is not run');
+  t.match(tier2.verdict.summary, /--min-tier 2/);
+  t.equal(exitCodeOf(tier2), 1);
+});
+
+t.test('the report carries its scope so recheck can repeat it', async (t) => {
+  const s = clone(healthySnapshot());
+  s.target = { ...s.target, subscriptions: ['22222222-2222-2222-2222-222222222222'], vantageVmId: '/subscriptions/x/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm1' };
+  const report = buildReport(s, [passing('A')]);
+  t.same(report.scope, { subscriptions: ['22222222-2222-2222-2222-222222222222'], vantageVmId: '/subscriptions/x/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm1' });
 });

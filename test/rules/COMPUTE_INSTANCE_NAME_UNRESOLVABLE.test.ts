@@ -1,9 +1,10 @@
 import t, { type Test } from 'tap';
 import { rule } from '../../src/rules/COMPUTE_INSTANCE_NAME_UNRESOLVABLE.ts';
 import type { FindingDraft, RuleResult } from '../../src/rules/rule.ts';
-import type { DnsLookupObs, Snapshot, VnetObs } from '../../src/model/snapshot.ts';
-import { COMPUTE_ID, HUB_ID, HUB_SUB, PE_IP, SPOKE_ID, clone, healthySnapshot, value } from '../helpers/snapshot.ts';
+import type { DnsLookupObs, ProbeId, Snapshot, VnetObs } from '../../src/model/snapshot.ts';
+import { COMPUTE_ID, HUB_ID, HUB_SUB, PE_IP, SPOKE_ID, SUB, clone, healthySnapshot, value } from '../helpers/snapshot.ts';
 import { fails, passes } from '../helpers/results.ts';
+import { BICEP_API } from '../../src/rules/support-bicep.ts';
 
 const CI_OLD = 'ci-alice.eastus.instances.azureml.ms';
 const CI_NEW = 'ci-alice.eastus.instances.ml.azure.ms';
@@ -61,6 +62,16 @@ const cases: Case[] = [
       t.equal(x.remediation.azCli.length, 6, 'a zone for each instance name');
       t.match(x.remediation.summary, `${PE_IP} ${CI_OLD} ${CI_NEW}`, 'hosts-file fallback');
       t.same(x.subjects, [`name:${CI_OLD}`, `name:${CI_NEW}`, `compute:${COMPUTE_ID.toLowerCase()}`]);
+      const bicep = x.remediation.bicep;
+      t.match(bicep, `az deployment group create --subscription ${HUB_SUB} -g rg-dns -f fix.bicep`, 'deploys beside the privatelink API zone');
+      t.match(bicep, `resource zone1 'Microsoft.Network/privateDnsZones@${BICEP_API['Microsoft.Network/privateDnsZones']}' = {\n  name: '${CI_OLD}'\n  location: 'global'\n}`);
+      t.match(bicep, `resource zone1Apex 'Microsoft.Network/privateDnsZones/A@${BICEP_API['Microsoft.Network/privateDnsZones/A']}' = {\n  parent: zone1\n  name: '@'`);
+      t.match(bicep, `ipv4Address: '${PE_IP}'`);
+      t.match(bicep, `resource zone1Link 'Microsoft.Network/privateDnsZones/virtualNetworkLinks@${BICEP_API['Microsoft.Network/privateDnsZones/virtualNetworkLinks']}' = {\n  parent: zone1\n  name: 'link-vnet-spoke'\n  location: 'global'\n  properties: {\n    registrationEnabled: false\n    virtualNetwork: {\n      id: '${SPOKE_ID}'`);
+      t.match(bicep, `resource zone2 'Microsoft.Network/privateDnsZones@${BICEP_API['Microsoft.Network/privateDnsZones']}' = {\n  name: '${CI_NEW}'`);
+      t.match(bicep, '// No privatelink zone exists for compute instance names');
+      t.match(x.remediation.verify, `nslookup -port=5353 ${CI_OLD} 127.0.0.1`);
+      t.match(x.remediation.verify, /must each answer 10\.10\.1\.4; then run aml-netdoctor recheck <report\.json>\.$/);
     },
   },
   {
@@ -82,6 +93,9 @@ const cases: Case[] = [
       const x = fails(r)[0] as FindingDraft;
       t.ok(x.remediation.azCli.every((c) => !c.includes('link vnet create') || c.endsWith(`-n link-vnet-hub -v ${HUB_ID} -e false`)));
       t.match(x.remediation.summary, /10\.10\.0\.4 must forward instances\.azureml\.ms and instances\.ml\.azure\.ms to 168\.63\.129\.16/);
+      t.match(x.remediation.bicep, `name: 'link-vnet-hub'\n  location: 'global'\n  properties: {\n    registrationEnabled: false\n    virtualNetwork: {\n      id: '${HUB_ID}'`);
+      t.notMatch(x.remediation.bicep, SPOKE_ID, 'not linked to the spoke, whose DNS server lives in the hub');
+      t.match(x.remediation.bicep, '// The DNS server 10.10.0.4 must forward instances.azureml.ms and instances.ml.azure.ms to 168.63.129.16');
     },
   },
   {
@@ -94,6 +108,11 @@ const cases: Case[] = [
       const x = fails(r)[0] as FindingDraft;
       t.same(x.remediation.azCli, []);
       t.match(x.remediation.summary, `on that DNS server create A records ${CI_OLD} -> ${PE_IP}`);
+      t.match(x.remediation.bicep, `az deployment group create --subscription ${SUB} -g rg-ml -f fix.bicep`);
+      t.match(x.remediation.bicep, '// Nothing to deploy: clients in vnet-spoke resolve through custom DNS 192.168.50.10 outside Azure');
+      t.match(x.remediation.bicep, `// On that DNS server create A records ${CI_OLD} -> ${PE_IP}, ${CI_NEW} -> ${PE_IP}`);
+      t.notMatch(x.remediation.bicep, /^resource /m, 'no zone declared: the server outside Azure would not ask it');
+      t.match(x.remediation.verify, /then run aml-netdoctor recheck <report\.json>/);
     },
   },
   {
@@ -149,3 +168,13 @@ for (const c of cases) {
     c.expect(t, results);
   });
 }
+
+/** The snapshot with only these probes' keys. */
+const only = (s: Snapshot, keys: readonly ProbeId[]): Snapshot => ({ target: s.target, collectedAt: s.collectedAt, ...Object.fromEntries(keys.map((k) => [k, s[k]])) });
+
+t.test('meta.needs: the listed probes give the same results, and each of them is read', async (t) => {
+  const s = make((x) => answer(x, CI_OLD, { status: 'nxdomain', addresses: [] }));
+  const full = rule.check(s);
+  t.same(rule.check(only(s, rule.meta.needs)), full);
+  for (const k of rule.meta.needs) t.notSame(rule.check(only(s, rule.meta.needs.filter((n) => n !== k))), full, `${k} is read`);
+});

@@ -1,9 +1,10 @@
 import t from 'tap';
-import type { ComputeObs, Snapshot } from '../../src/model/snapshot.ts';
+import type { ComputeObs, ProbeId, Snapshot } from '../../src/model/snapshot.ts';
 import type { FindingDraft } from '../../src/rules/rule.ts';
 import { rule } from '../../src/rules/COMPUTE_SSO_DISABLED.ts';
-import { COMPUTE_ID, SUB, WS_ID, healthySnapshot, value } from '../helpers/snapshot.ts';
+import { COMPUTE_ID, SUB, SUBNET_ID, WS_ID, healthySnapshot, value } from '../helpers/snapshot.ts';
 import { fails, forbidden, passes } from '../helpers/results.ts';
+import { BICEP_API } from '../../src/rules/support-bicep.ts';
 
 const compute = (s: Snapshot): ComputeObs => {
   const c = value(s.computes).computes[0];
@@ -29,6 +30,18 @@ t.test('fails: enableSSO false', async (t) => {
   t.same(f.remediation.azCli, [`az ml compute enable-sso --subscription ${SUB} -g rg-ml -w ws-demo -n ci-alice`]);
   t.match(f.remediation.summary, /user assigned to ci-alice/);
   t.match(f.remediation.verify, `az resource show --ids ${COMPUTE_ID} --query properties.properties.enableSSO`);
+  t.match(f.remediation.verify, /must print true; .* then run aml-netdoctor recheck <report\.json>\.$/);
+  const bicep = f.remediation.bicep;
+  t.match(bicep, `az deployment group create --subscription ${SUB} -g rg-ml -f fix.bicep`, 'deploys to the workspace resource group');
+  t.match(bicep, `resource workspace 'Microsoft.MachineLearningServices/workspaces@${BICEP_API['Microsoft.MachineLearningServices/workspaces']}' existing = {\n  name: 'ws-demo'\n}`);
+  t.match(
+    bicep,
+    `resource computeInstance 'Microsoft.MachineLearningServices/workspaces/computes@${BICEP_API['Microsoft.MachineLearningServices/workspaces/computes']}' = {\n  parent: workspace\n  name: 'ci-alice'\n  location: 'eastus'\n  properties: {\n    computeType: 'ComputeInstance'\n    properties: {`,
+  );
+  t.match(bicep, `subnet: {\n        id: '${SUBNET_ID}'\n      }`, 'keeps the instance in its subnet');
+  t.match(bicep, 'enableSSO: true');
+  t.match(bicep, `//   az ml compute enable-sso --subscription ${SUB} -g rg-ml -w ws-demo -n ci-alice`, 'the comment says how the existing instance gets SSO');
+  t.match(bicep, '// Azure ML disables SSO at creation when an admin creates the instance on behalf of a user');
 });
 
 t.test('judges every compute instance and ignores clusters; applies to private and public workspaces alike', async (t) => {
@@ -65,4 +78,15 @@ t.test('undetermined: computes unreadable', async (t) => {
   t.same(passes(rs), []);
   t.same(fails(rs), []);
   t.match(rs, [{ status: 'undetermined', reason: err.error.message }]);
+});
+
+/** The snapshot with only these probes' keys. */
+const only = (s: Snapshot, keys: readonly ProbeId[]): Snapshot => ({ target: s.target, collectedAt: s.collectedAt, ...Object.fromEntries(keys.map((k) => [k, s[k]])) });
+
+t.test('meta.needs: the listed probes give the same results, and each of them is read', async (t) => {
+  const s = healthySnapshot();
+  compute(s).enableSSO = false;
+  const full = rule.check(s);
+  t.same(rule.check(only(s, rule.meta.needs)), full);
+  for (const k of rule.meta.needs) t.notSame(rule.check(only(s, rule.meta.needs.filter((n) => n !== k))), full, `${k} is read`);
 });

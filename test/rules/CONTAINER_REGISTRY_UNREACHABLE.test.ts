@@ -3,11 +3,15 @@ import type { DependencyObs, DependencyPrivateEndpointObs, NetworkAclsObs, Snaps
 import type { FlowAnalysis, FlowResult } from '../../src/flows/types.ts';
 import type { FindingDraft } from '../../src/rules/rule.ts';
 import { rule } from '../../src/rules/CONTAINER_REGISTRY_UNREACHABLE.ts';
+import { BICEP_API, type BicepType } from '../../src/rules/support-bicep.ts';
 import { PE_SUBNET_ID, SPOKE_ID, SUB, SUBNET_ID, healthySnapshot, value } from '../helpers/snapshot.ts';
 import { NO_FLOWS, fails, forbidden, passes } from '../helpers/results.ts';
 
 const ACR_ID = `/subscriptions/${SUB}/resourceGroups/rg-ml/providers/Microsoft.ContainerRegistry/registries/acrdemo`;
 const check = (s: Snapshot, flows: FlowAnalysis = NO_FLOWS) => rule.check(s, { flows });
+/** The `resource <symbol> '<type>@<api>' = {` lines of a snippet, as `<type>` (with ` existing` when so). */
+const declared = (bicep: string | undefined) => [...(bicep ?? '').matchAll(/^resource \w+ '([^@']+)@([^']+)'( existing)? = \{$/gm)].map((m) => `${m[1]}${m[3] ?? ''}${m[2] === BICEP_API[m[1] as BicepType] ? '' : ` (unexpected api ${m[2]})`}`);
+const PE_TYPES = ['Microsoft.Network/privateEndpoints', 'Microsoft.Network/privateDnsZones existing', 'Microsoft.Network/privateEndpoints/privateDnsZoneGroups'];
 
 function pe(subnetId: string, status = 'Approved'): DependencyPrivateEndpointObs {
   return {
@@ -48,6 +52,13 @@ t.test('fails: Premium registry with public access disabled and no endpoint the 
   t.same(f.remediation.azCli, CREATE_PE);
   t.notMatch(f.remediation.summary, /Alternatively/, 'no service-endpoint way for a registry');
   t.match(f.remediation.verify, `az acr show --ids ${ACR_ID}`);
+  t.match(f.remediation.verify, /prints Approved; then run aml-netdoctor recheck <report\.json>\.$/);
+  t.match(f.remediation.bicep, /^\/\/ Deploy to resource group rg-net /);
+  t.same(declared(f.remediation.bicep), PE_TYPES, 'a Premium registry is not redeclared');
+  t.match(f.remediation.bicep, `name: 'pe-acrdemo-registry'`);
+  t.match(f.remediation.bicep, `privateLinkServiceId: '${ACR_ID}'`, 'names the real registry');
+  t.match(f.remediation.bicep, /groupIds: \[\n\s+'registry'\n/);
+  t.match(f.remediation.bicep, `name: 'privatelink.azurecr.io'`);
   t.same(f.flows, ['container-registry']);
   t.same(passes(rs), []);
 });
@@ -58,12 +69,23 @@ t.test('fails: a network-restricted registry that is not Premium', async (t) => 
   t.match(f?.explanation, /It is on the Standard SKU: private endpoints and network rules need Premium/);
   t.same(f?.remediation.azCli, [`az acr update --subscription ${SUB} -g rg-ml -n acrdemo --sku Premium`, ...CREATE_PE], 'upgrade first, then the endpoint');
   t.ok(f?.evidence.some((e) => e.property === 'sku.name' && e.observed === 'Standard' && e.expected === 'Premium'));
+  const files = (f?.remediation.bicep ?? '').split(/^(?=\/\/ Deploy to resource group )/m);
+  t.equal(files.length, 2, 'the registry and the endpoint live in different resource groups');
+  t.match(files[0], /^\/\/ Deploy to resource group rg-ml [^]*File 1 of 2[^]*registry private endpoints need Premium/);
+  t.same(declared(files[0]), ['Microsoft.ContainerRegistry/registries'], 'Premium first');
+  t.match(files[0], `name: 'acrdemo'\n  location: 'eastus'\n  sku: {\n    name: 'Premium'\n  }`);
+  t.match(files[0], `publicNetworkAccess: 'Enabled'\n    networkRuleSet: {\n      defaultAction: 'Deny'`, 'the network rules are kept');
+  t.same(declared(files[1]), PE_TYPES);
+  t.equal(f?.remediation.verify, `az acr show --ids ${ACR_ID} --query "[sku.name, privateEndpointConnections[?ends_with(privateEndpoint.id, '/pe-acrdemo-registry')].privateLinkServiceConnectionState.status | [0]]" -o tsv prints Premium, Approved (one per line); then run aml-netdoctor recheck <report.json>.`);
 });
 
 t.test('fails: Basic SKU even with an endpoint in the hub', async (t) => {
   const f = fails(check(withRegistry(registry('Basic', {}, [pe(PE_SUBNET_ID)]))))[0];
   t.same(f?.remediation.azCli, [`az acr update --subscription ${SUB} -g rg-ml -n acrdemo --sku Premium`]);
   t.equal(f?.flows, undefined, 'the compute path itself is fine');
+  t.same(declared(f?.remediation.bicep), ['Microsoft.ContainerRegistry/registries']);
+  t.match(f?.remediation.bicep, `name: 'Premium'`);
+  t.match(f?.remediation.verify, `--query "sku.name" -o tsv prints Premium; then run aml-netdoctor recheck`);
 });
 
 t.test('passes: Premium registry with an approved endpoint in the peered hub VNet', async (t) => {

@@ -1,5 +1,6 @@
 import t, { type Test } from 'tap';
 import { rule } from '../../src/rules/CUSTOM_DNS_NOT_FORWARDING.ts';
+import { BICEP_API } from '../../src/rules/support-bicep.ts';
 import type { FindingDraft, RuleResult } from '../../src/rules/rule.ts';
 import type { Snapshot, VnetObs } from '../../src/model/snapshot.ts';
 import { API_FQDN, API_ZONE_ID, CERT_FQDN, HUB_ID, NB_ZONE_ID, PE_IP, SPOKE_ID, clone, healthySnapshot, value } from '../helpers/snapshot.ts';
@@ -52,6 +53,25 @@ function govSnapshot(): Snapshot {
   return JSON.parse(json) as Snapshot;
 }
 
+const decl = (symbol: string, type: keyof typeof BICEP_API, existing = false) => `resource ${symbol} '${type}@${BICEP_API[type]}'${existing ? ' existing' : ''} = {`;
+/** The Private Resolver side: resolver in the hub (linked to the zones), ruleset rules for every zone to its inbound endpoint, linked to the spoke. */
+function expectResolverBicep(t: Test, x: FindingDraft) {
+  const bicep = x.remediation.bicep;
+  t.match(bicep, '-g rg-hub -f fix.bicep', 'deployed to the hub resource group');
+  t.match(bicep, /configured on|Bicep cannot configure a DNS server/, 'says the forwarders are set on the DNS server itself');
+  t.match(bicep, `${decl('hostVnet', 'Microsoft.Network/virtualNetworks', true)}\n  name: 'vnet-hub'`);
+  t.match(bicep, `${decl('resolver', 'Microsoft.Network/dnsResolvers')}\n  name: 'dnspr-vnet-hub'`);
+  t.match(bicep, decl('inbound', 'Microsoft.Network/dnsResolvers/inboundEndpoints'));
+  t.match(bicep, decl('outbound', 'Microsoft.Network/dnsResolvers/outboundEndpoints'));
+  t.match(bicep, `${decl('ruleset', 'Microsoft.Network/dnsForwardingRulesets')}\n  name: 'dnsrs-vnet-hub'`);
+  t.match(bicep, decl('rule1', 'Microsoft.Network/dnsForwardingRulesets/forwardingRules'));
+  for (const z of PUBLIC_ZONES) t.match(bicep, `domainName: '${z}.'`, `a rule for ${z}, with the trailing dot`);
+  t.match(bicep, 'ipAddress: inbound.properties.ipConfigurations[0].privateIpAddress\n        port: 53');
+  t.match(bicep, `${decl('rulesetLink', 'Microsoft.Network/dnsForwardingRulesets/virtualNetworkLinks')}`);
+  t.match(bicep, `id: '${SPOKE_ID}'`, 'the ruleset is linked to the compute VNet');
+  t.match(x.remediation.verify, /then run aml-netdoctor recheck <report\.json>\.$/);
+}
+
 const undetermined = (r: RuleResult[]) => r.flatMap((x) => (x.status === 'undetermined' ? [x] : []));
 const PUBLIC_ZONES = ['api.azureml.ms', 'notebooks.azure.net', 'instances.azureml.ms', 'instances.ml.azure.ms', 'aznbcontent.net', 'inference.ml.azure.com'];
 
@@ -96,6 +116,9 @@ const cases: Case[] = [
       t.ok(x.remediation.azCli.some((c) => c.startsWith('az dns-resolver create') && c.includes(`--id ${HUB_ID}`)), 'private resolver in the linked hub');
       t.ok(x.remediation.azCli.some((c) => c.startsWith('az dns-resolver inbound-endpoint create') && c.includes(`${HUB_ID}/subnets/snet-dns-inbound`)));
       t.same(x.subjects?.slice(0, 2), [`name:${API_FQDN}`, `name:${CERT_FQDN}`]);
+      expectResolverBicep(t, x);
+      t.match(x.remediation.bicep, "to the inbound endpoint's IP declared below");
+      t.match(x.remediation.verify, `nslookup ${API_FQDN} 192.168.50.10`);
     },
   },
   {
@@ -142,6 +165,22 @@ const cases: Case[] = [
       t.match(x.remediation.summary, /On the DNS server 10\.10\.0\.4/);
       t.match(x.remediation.summary, /must forward them to 10\.10\.0\.4/);
       t.ok(x.evidence.some((e) => e.resourceId === `${API_ZONE_ID}/virtualNetworkLinks/hub`), 'the link is shown in order');
+      expectResolverBicep(t, x);
+      t.match(x.remediation.bicep, 'conditional forwarders for api.azureml.ms');
+      t.match(x.remediation.bicep, 'to 168.63.129.16');
+    },
+  },
+  {
+    name: 'custom DNS inside the compute VNet: the resolver goes there, and the ruleset is not linked to its own VNet',
+    snapshot: make((s) => {
+      setDns(s, ['10.20.0.4']);
+      publicAnswers(s);
+    }),
+    expect: (t, r) => {
+      const x = fails(r)[0] as FindingDraft;
+      t.match(x.remediation.bicep, '-g rg-net -f fix.bicep');
+      t.match(x.remediation.bicep, `${decl('resolver', 'Microsoft.Network/dnsResolvers')}\n  name: 'dnspr-vnet-spoke'`);
+      t.notMatch(x.remediation.bicep, 'rulesetLink', 'a ruleset linked to the VNet of its own inbound endpoint would loop');
     },
   },
   {

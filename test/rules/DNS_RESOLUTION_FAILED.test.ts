@@ -1,8 +1,9 @@
 import t, { type Test } from 'tap';
 import { rule } from '../../src/rules/DNS_RESOLUTION_FAILED.ts';
+import { BICEP_API } from '../../src/rules/support-bicep.ts';
 import type { FindingDraft, RuleResult } from '../../src/rules/rule.ts';
 import type { DnsLookupObs, DnsStatus, Snapshot } from '../../src/model/snapshot.ts';
-import { API_FQDN, CERT_FQDN, PE_IP, WS_ID, clone, healthySnapshot, lookup, value } from '../helpers/snapshot.ts';
+import { API_FQDN, API_ZONE_ID, CERT_FQDN, HUB_SUB, PE_IP, WS_GUID, WS_ID, clone, healthySnapshot, lookup, value } from '../helpers/snapshot.ts';
 import { fails, passes } from '../helpers/results.ts';
 
 function make(mutate: (s: Snapshot) => void): Snapshot {
@@ -14,6 +15,11 @@ function answer(s: Snapshot, name: string, patch: Partial<DnsLookupObs>) {
   for (const l of value(s.dns).lookups) if (l.name === name) Object.assign(l, patch);
 }
 const failing = (status: DnsStatus) => ({ status, addresses: [] });
+
+const decl = (symbol: string, type: keyof typeof BICEP_API, existing = false) => `resource ${symbol} '${type}@${BICEP_API[type]}'${existing ? ' existing' : ''} = {`;
+/** A snippet of comments only (valid Bicep that deploys nothing). */
+const commentsOnly = (bicep: string) => bicep.trim().split('\n').every((l) => l.startsWith('//'));
+const apiZone = (s: Snapshot) => value(value(s.privateDnsZones).zones.find((e) => e.id === API_ZONE_ID)?.observed);
 
 const undetermined = (r: RuleResult[]) => r.flatMap((x) => (x.status === 'undetermined' ? [x] : []));
 
@@ -46,6 +52,9 @@ const statusCases: Case[] = (
     t.match(x.explanation, /device-login/);
     t.match(x.remediation.summary, fix);
     t.match(x.evidence[0], { property: `A ${API_FQDN} @ 127.0.0.1:5353`, observed: new RegExp(`^${status.toUpperCase()} \\(CNAME [^)]*privatelink\\.api\\.azureml\\.ms\\)$`), expected: `${PE_IP} (the workspace private endpoint)` });
+    t.match(x.remediation.verify, /then run aml-netdoctor recheck <report\.json>\.$/);
+    t.ok(commentsOnly(x.remediation.bicep), 'the record exists: nothing to declare');
+    t.match(x.remediation.bicep, status === 'nxdomain' || status === 'nodata' ? /already holds/ : /not from an Azure resource Bicep declares/);
   },
 }));
 
@@ -59,6 +68,35 @@ const cases: Case[] = [
     },
   },
   ...statusCases,
+  {
+    name: 'NXDOMAIN and the zone lacks the record: the Bicep adds it',
+    snapshot: make((s) => {
+      answer(s, API_FQDN, failing('nxdomain'));
+      const z = apiZone(s);
+      z.aRecords = { ok: true, value: value(z.aRecords).filter((x) => x.name !== `${WS_GUID}.workspace.eastus`) };
+    }),
+    expect: (t, r) => {
+      const x = fails(r)[0] as FindingDraft;
+      const bicep = x.remediation.bicep;
+      t.match(bicep, `--subscription ${HUB_SUB} -g rg-dns -f fix.bicep`);
+      t.match(bicep, `${decl('zone', 'Microsoft.Network/privateDnsZones', true)}\n  name: 'privatelink.api.azureml.ms'`);
+      t.match(bicep, `${decl('record', 'Microsoft.Network/privateDnsZones/A')}\n  parent: zone\n  name: '${WS_GUID}.workspace.eastus'`);
+      t.match(bicep, `ipv4Address: '${PE_IP}'`);
+    },
+  },
+  {
+    name: 'NXDOMAIN and no zone of that name: a comment pointing at PRIVATE_DNS_ZONE_MISSING',
+    snapshot: make((s) => {
+      answer(s, API_FQDN, failing('nxdomain'));
+      const zs = value(s.privateDnsZones);
+      zs.zones = zs.zones.filter((e) => e.id !== API_ZONE_ID);
+    }),
+    expect: (t, r) => {
+      const x = fails(r)[0] as FindingDraft;
+      t.ok(commentsOnly(x.remediation.bicep));
+      t.match(x.remediation.bicep, /No private DNS zone privatelink\.api\.azureml\.ms was found: PRIVATE_DNS_ZONE_MISSING/);
+    },
+  },
   {
     name: 'two resolvers disagree: evidence lists both',
     snapshot: make((s) => {

@@ -1,8 +1,9 @@
 import t, { type Test } from 'tap';
 import { rule } from '../../src/rules/DNS_RESOLVES_PUBLIC_ADDRESS.ts';
+import { BICEP_API } from '../../src/rules/support-bicep.ts';
 import type { FindingDraft, RuleResult } from '../../src/rules/rule.ts';
 import type { DnsLookupObs, Snapshot } from '../../src/model/snapshot.ts';
-import { API_FQDN, CERT_FQDN, NB_FQDN, PE_IP, WS_ID, clone, healthySnapshot, lookup, value } from '../helpers/snapshot.ts';
+import { API_FQDN, API_ZONE_ID, CERT_FQDN, HUB_SUB, NB_FQDN, PE_IP, SPOKE_ID, WS_ID, clone, healthySnapshot, lookup, value } from '../helpers/snapshot.ts';
 import { fails, passes } from '../helpers/results.ts';
 
 function make(mutate: (s: Snapshot) => void): Snapshot {
@@ -14,6 +15,10 @@ function answer(s: Snapshot, name: string, patch: Partial<DnsLookupObs>) {
   for (const l of value(s.dns).lookups) if (l.name === name) Object.assign(l, patch);
 }
 const PUBLIC = { addresses: ['20.42.0.1'], cnames: [`${API_FQDN.replace('.api.azureml.ms', '.privatelink.api.azureml.ms')}`] };
+
+const decl = (symbol: string, type: keyof typeof BICEP_API, existing = false) => `resource ${symbol} '${type}@${BICEP_API[type]}'${existing ? ' existing' : ''} = {`;
+/** A snippet of comments only (valid Bicep that deploys nothing). */
+const commentsOnly = (bicep: string) => bicep.trim().split('\n').every((l) => l.startsWith('//'));
 
 const undetermined = (r: RuleResult[]) => r.flatMap((x) => (x.status === 'undetermined' ? [x] : []));
 
@@ -49,6 +54,26 @@ const cases: Case[] = [
       t.ok(x.remediation.azCli.some((c) => c.startsWith('az network private-dns link vnet list') && c.includes('-g rg-dns -z privatelink.api.azureml.ms')));
       t.ok(x.remediation.azCli.some((c) => c.includes('record-set a show') && c.includes(`-n aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee.workspace.eastus`)));
       t.match(x.remediation.verify, `nslookup -port=5353 ${API_FQDN} 127.0.0.1`);
+      t.match(x.remediation.verify, /then run aml-netdoctor recheck <report\.json>\.$/);
+      t.ok(commentsOnly(x.remediation.bicep), 'the zone is linked to the spoke: nothing to declare');
+      t.match(x.remediation.bicep, /CUSTOM_DNS_NOT_FORWARDING carries that fix \(conditional forwarders are configured on the DNS server itself\)/);
+    },
+  },
+  {
+    name: 'public answer through the privatelink CNAME, zone not linked to the spoke: the Bicep links it',
+    snapshot: make((s) => {
+      answer(s, API_FQDN, PUBLIC);
+      const z = value(value(s.privateDnsZones).zones.find((e) => e.id === API_ZONE_ID)?.observed);
+      z.links = { ok: true, value: value(z.links).filter((l) => l.virtualNetworkId !== SPOKE_ID) };
+    }),
+    expect: (t, r) => {
+      const x = fails(r)[0] as FindingDraft;
+      const bicep = x.remediation.bicep;
+      t.match(bicep, `--subscription ${HUB_SUB} -g rg-dns -f fix.bicep`);
+      t.match(bicep, `${decl('zone', 'Microsoft.Network/privateDnsZones', true)}\n  name: 'privatelink.api.azureml.ms'`);
+      t.match(bicep, `${decl('link1', 'Microsoft.Network/privateDnsZones/virtualNetworkLinks')}\n  parent: zone\n  name: 'link-vnet-spoke'\n  location: 'global'`);
+      t.match(bicep, `id: '${SPOKE_ID}'`);
+      t.match(bicep, /PRIVATE_DNS_ZONE_NOT_LINKED carries the same fix/);
     },
   },
   {
@@ -75,6 +100,8 @@ const cases: Case[] = [
       t.match(f[0]?.explanation, /through 127\.0\.0\.1:5353 and system/);
       t.match(f[0]?.explanation, /did not go through a privatelink name/);
       t.match(f[0]?.remediation.verify, `nslookup -port=5353 ${CERT_FQDN} 127.0.0.1; nslookup ${CERT_FQDN} answers`);
+      t.ok(commentsOnly(f[0]?.remediation.bicep ?? 'x'), 'no privatelink CNAME: nothing Azure-side to declare');
+      t.match(f[0]?.remediation.bicep, /hosts file/);
     },
   },
   {

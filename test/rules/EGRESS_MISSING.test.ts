@@ -27,6 +27,15 @@ t.test('fail (engine): a private subnet without NAT gateway or public IP', async
   t.match(f.explanation, /it has no NAT gateway, ci-alice has no public IP \(enableNodePublicIp false\) and default outbound access is off/);
   t.match(f.evidence, [{ property: 'properties.natGateway.id', observed: 'none' }, { property: 'properties.defaultOutboundAccess', observed: 'false' }, { resourceId: COMPUTE_ID, property: 'properties.properties.enableNodePublicIp' }]);
   t.match(f.remediation.verify, /az network vnet subnet show .* -n snet-compute .*flows aml-service, entra-id, arm, mcr, batch must be allowed/);
+  t.match(f.remediation.verify, /--query natGateway\.id -o tsv should print the id of NAT gateway nat-snet-compute .*; then run aml-netdoctor recheck <report\.json>\.$/);
+  const bicep = f.remediation.bicep;
+  t.match(bicep, /^\/\/ Deploy to resource group rg-net \(subscription 11111111-1111-1111-1111-111111111111\)/);
+  t.match(bicep, "resource natPublicIp 'Microsoft.Network/publicIPAddresses@2024-05-01' = {\n  name: 'pip-nat-snet-compute'\n  location: 'eastus'\n  sku: {\n    name: 'Standard'\n  }\n  properties: {\n    publicIPAllocationMethod: 'Static'");
+  t.match(bicep, /resource natGateway 'Microsoft\.Network\/natGateways@2024-05-01' = \{\n  name: 'nat-snet-compute'\n  location: 'eastus'[\s\S]*publicIpAddresses: \[\n\s+\{\n\s+id: natPublicIp\.id\n/);
+  t.match(bicep, "resource vnet 'Microsoft.Network/virtualNetworks@2024-05-01' existing = {\n  name: 'vnet-spoke'\n}");
+  t.match(bicep, "resource computeSubnet 'Microsoft.Network/virtualNetworks/subnets@2024-05-01' = {\n  parent: vnet\n  name: 'snet-compute'\n  properties: {\n    addressPrefix: '10.20.1.0/24'\n    natGateway: {\n      id: natGateway.id\n    }", 'the subnet keeps its address prefix and points at the NAT gateway');
+  t.match(bicep, /defaultOutboundAccess: false\n/);
+  t.match(bicep, /A subnet deployment replaces all its properties/);
   t.same(passes(results), []);
 });
 
@@ -40,6 +49,9 @@ t.test('fail (engine): a NAT gateway without a public IP gets one', async (t) =>
     `az network nat gateway update --subscription ${SUB} -g rg-net -n nat-old --public-ip-addresses pip-nat-snet-compute`,
   ]);
   t.match(f.explanation, /its NAT gateway nat-old has no public IP or prefix/);
+  t.match(f.remediation.bicep, /resource natGateway 'Microsoft\.Network\/natGateways@2024-05-01' = \{\n  name: 'nat-old'[\s\S]*id: natPublicIp\.id/, 'the existing NAT gateway gets the public IP');
+  t.notMatch(f.remediation.bicep, /virtualNetworks\/subnets/, 'the subnet already points at it');
+  t.match(f.remediation.verify, new RegExp(`^az network nat gateway show --subscription ${SUB} -g rg-net -n nat-old --query "publicIpAddresses\\[\\]\\.id" -o tsv should print the id of public IP pip-nat-snet-compute .*then run aml-netdoctor recheck <report\\.json>\\.$`));
 });
 
 t.test('tier 2 when only flows off the auth path lack egress; the firewall alternative names its IP', async (t) => {

@@ -35,6 +35,16 @@ t.test('fail (engine): no rule allows the auth flows (tier 1) nor batch (tier 2)
   t.match(auth?.explanation, /no network or application rule allows it, so the firewall denies it by default/);
   t.match(auth?.explanation, /device-login/);
   t.match(other?.explanation, /Sign-in is not affected/);
+  // Bicep: a new rule collection group (a group is deployed as a whole), one per finding.
+  const bicep = auth?.remediation.bicep ?? '';
+  t.match(bicep, /^\/\/ Deploy to resource group rg-hub \(subscription 22222222-2222-2222-2222-222222222222\)/);
+  t.match(bicep, "resource policy 'Microsoft.Network/firewallPolicies@2024-05-01' existing = {\n  name: 'fwp-hub'\n}");
+  t.match(bicep, "resource allowGroup 'Microsoft.Network/firewallPolicies/ruleCollectionGroups@2024-05-01' = {\n  parent: policy\n  name: 'aml-netdoctor-allow'\n  properties: {\n    priority: 100\n");
+  t.equal(bicep.match(/ruleCollectionType: 'FirewallPolicyFilterRuleCollection'/g)?.length, 5, 'one collection per az command');
+  t.match(bicep, /name: 'allow-entra-id-app'\n\s+priority: \d+\n\s+action: \{\n\s+type: 'Allow'\n\s+\}\n\s+rules: \[\n\s+\{\n\s+ruleType: 'ApplicationRule'\n\s+name: 'allow-entra-id'\n\s+sourceAddresses: \[\n\s+'10\.20\.1\.0\/24'\n\s+\]\n\s+protocols: \[\n\s+\{\n\s+protocolType: 'Http'\n\s+port: 80\n\s+\}\n\s+\{\n\s+protocolType: 'Https'\n\s+port: 443\n\s+\}\n\s+\]\n\s+targetFqdns: \[\n\s+'login\.microsoftonline\.com'/);
+  t.match(bicep, /ruleType: 'NetworkRule'\n\s+name: 'allow-aml-service-udp'[\s\S]*ipProtocols: \[\n\s+'UDP'\n\s+\]\n\s+destinationAddresses: \[\n\s+'AzureMachineLearning'\n\s+\]\n\s+destinationPorts: \[\n\s+'5831'/);
+  t.match(other?.remediation.bicep, /name: 'aml-netdoctor-allow-2'\n  properties: \{\n    priority: 101\n/, 'the second finding gets its own group and priority');
+  t.match(auth?.remediation.verify, /az network firewall policy rule-collection-group list --subscription 22222222-2222-2222-2222-222222222222 -g rg-hub --policy-name fwp-hub --query "\[\]\.ruleCollections\[\]\.name" -o tsv should print allow-aml-service-app, .*allow-arm-app among the collection names \(flows aml-service, entra-id, arm must be allowed after the fix\); then run aml-netdoctor recheck <report\.json>\.$/);
   t.same(passes(results), []);
 });
 
@@ -51,6 +61,17 @@ t.test('fail (engine): a network Deny collection matches first; the allows are n
   t.match(auth?.evidence[0], { resourceId: `${POLICY_ID}/ruleCollectionGroups/rcg-main`, property: 'properties.ruleCollections[deny-internet]', observed: /Deny collection, priority 500/ });
   t.match(auth?.remediation.summary, /processes all network rules before any application rule/);
   t.match(auth?.explanation, /rule collection deny-internet \(priority 500, Deny\) in group rcg-main matches first/);
+  t.match(auth?.remediation.bicep, /priority: 0 \/\/ no free priority: see the comment at the top\n/, 'group rcg-main has priority 100: nothing is free below it');
+  t.match(auth?.remediation.bicep, /no lower group priority is free: .*az network firewall policy rule-collection-group update --subscription 22222222-2222-2222-2222-222222222222 -g rg-hub --policy-name fwp-hub -n rcg-main --priority <higher free number>/);
+});
+
+t.test('fail (engine): the Bicep group is evaluated before the group holding the Deny', async (t) => {
+  const s = clone(healthySnapshot());
+  withFirewall(s, policy(POLICY_ID, [{ name: 'rcg-platform', priority: 299, ruleCollections: [] }, { name: 'rcg-main', priority: 300, ruleCollections: [denyAll()] }]));
+  const auth = fails(rule.check(s)).find((f) => f.tier === 1);
+  t.match(auth?.remediation.bicep, /name: 'aml-netdoctor-allow'\n  properties: \{\n    priority: 298\n/, '299 is taken');
+  t.match(auth?.remediation.bicep, /\/\/ Group aml-netdoctor-allow \(priority 298\) is evaluated before group rcg-main \(priority 300\), which holds the Deny collection deny-internet\./);
+  t.notMatch(auth?.remediation.bicep, /ruleType: 'ApplicationRule'/, 'network rules are processed before application rules: the allows are network rules');
 });
 
 t.test('fail (engine): the deny sits in the base policy, which is blamed', async (t) => {
@@ -78,6 +99,25 @@ t.test('fail (engine): a firewall without a policy gets one created and attached
     /--policy-name fw-hub-policy --rule-collection-group-name aml-required --name allow-aml-service-app --collection-priority 100 /,
   ]);
   t.match(auth?.remediation.summary, /has no policy and so no rules/);
+  t.match(auth?.remediation.bicep, "resource policy 'Microsoft.Network/firewallPolicies@2024-05-01' = {\n  name: 'fw-hub-policy'\n  location: 'eastus'\n  properties: {\n    sku: {\n      tier: 'Standard'\n    }\n  }\n}", 'a new policy, in the region of the workspace when the firewall region is unknown');
+  t.match(auth?.remediation.bicep, /parent: policy\n  name: 'aml-required'\n  properties: \{\n    priority: 100\n/);
+  t.match(auth?.remediation.bicep, /\/\/ Then attach it: az network firewall update --subscription 22222222-2222-2222-2222-222222222222 -g rg-hub -n fw-hub --firewall-policy fw-hub-policy/);
+});
+
+t.test('fail (engine): flows a dead FQDN network rule was meant to allow get their own finding, tied to that rule', async (t) => {
+  const s = clone(healthySnapshot());
+  const allowed = networkRule('rest', { ipProtocols: ['Any'], destinationAddresses: ['AzureMachineLearning', 'AzureActiveDirectory', 'AzureResourceManager'], destinationPorts: ['*'] });
+  const fqdn = networkRule('mcr-fqdn', { destinationFqdns: ['mcr.microsoft.com'] });
+  withFirewall(s, policy(POLICY_ID, [{ name: 'rcg', priority: 100, ruleCollections: [collection('allow', 100, 'Allow', [fqdn, allowed])] }], { dnsProxyEnabled: false }));
+  const findings = fails(rule.check(s));
+  t.same(findings.map((f) => f.flows), [['batch'], ['mcr']], 'batch (no rule at all) and mcr (a rule that never matches) are separate findings');
+  const key = `firewall-fqdn:${POLICY_ID.toLowerCase()}`;
+  t.notOk(findings[0]?.subjects?.includes(key), 'enabling the DNS proxy would not fix batch');
+  t.ok(findings[1]?.subjects?.includes(key));
+  t.ok(findings[1]?.subjects?.includes(`firewall:${POLICY_ID.toLowerCase()}`));
+  const proxyOn = clone(healthySnapshot());
+  withFirewall(proxyOn, policy(POLICY_ID, [{ name: 'rcg', priority: 100, ruleCollections: [collection('allow', 100, 'Allow', [allowed])] }], { dnsProxyEnabled: false }));
+  t.same(fails(rule.check(proxyOn)).map((f) => f.flows), [['mcr', 'batch']], 'without the FQDN rule, one finding as before');
 });
 
 t.test('a private endpoint destination through the firewall gets an application rule for its name', async (t) => {

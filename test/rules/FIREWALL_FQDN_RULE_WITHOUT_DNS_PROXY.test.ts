@@ -1,5 +1,6 @@
 import t from 'tap';
 import { rule } from '../../src/rules/FIREWALL_FQDN_RULE_WITHOUT_DNS_PROXY.ts';
+import { rule as blocks } from '../../src/rules/FIREWALL_BLOCKS_REQUIRED_DESTINATION.ts';
 import type { FirewallsObs, Snapshot } from '../../src/model/snapshot.ts';
 import { HUB_SUB, SUBNET_ID, WS_ID, clone, healthySnapshot, value } from '../helpers/snapshot.ts';
 import { BASE_POLICY_ID, FW_ID, FW_IP, POLICY_ID, RT_ID, collection, context, fails, fine, networkRule, onlyFinding, passes, policy, undetermineds, withFirewall } from '../helpers/flows.ts';
@@ -24,6 +25,12 @@ t.test('fail (engine): FQDN network rules with the DNS proxy off; the flow they 
   t.match(f.explanation, /Firewall policy fwp-hub, used by fw-hub .* aml-fqdn \(rcg-aml\/allow-aml: eastus\.api\.azureml\.ms, eastus\.cert\.api\.azureml\.ms TCP\/UDP 443, 18881, 5831\).*enableProxy false.*This breaks aml-service/);
   t.match(f.evidence, [{ property: 'properties.dnsSettings.enableProxy', observed: 'false' }, { resourceId: `${POLICY_ID}/ruleCollectionGroups/rcg-aml`, property: 'properties.ruleCollections[allow-aml].rules[aml-fqdn].destinationFqdns' }]);
   t.match(f.remediation.verify, /az network firewall policy show .* -n fwp-hub --query dnsSettings.*flow aml-service must be allowed/);
+  t.equal(f.remediation.verify, `az network firewall policy show --subscription ${HUB_SUB} -g rg-hub -n fwp-hub --query dnsSettings.enableProxy -o tsv should print true (flow aml-service must be allowed after the fix); then run aml-netdoctor recheck <report.json>.`);
+  const bicep = f.remediation.bicep;
+  t.match(bicep, /^\/\/ Deploy to resource group rg-hub \(subscription 22222222-2222-2222-2222-222222222222\)/);
+  t.match(bicep, "resource policy 'Microsoft.Network/firewallPolicies@2024-05-01' = {\n  name: 'fwp-hub'\n  location: 'eastus'\n  properties: {\n    sku: {\n      tier: 'Standard'\n    }\n    dnsSettings: {\n      enableProxy: true\n    }\n  }\n}");
+  t.match(bicep, /\/\/ Then point the compute VNets' DNS at the firewall \(10\.10\.0\.4\)/, 'says the VNets must then use the firewall for DNS');
+  t.match(bicep, `//   az network vnet update --subscription 11111111-1111-1111-1111-111111111111 -g rg-net -n vnet-spoke --dns-servers ${FW_IP}`);
   t.same(passes(results), []);
 });
 
@@ -35,7 +42,19 @@ t.test('fail: the rule sits in the base policy and no traced flow needs it', asy
   t.equal(f.resourceId, POLICY_ID);
   t.same(f.flows, []);
   t.match(f.explanation, /ntp \(base policy fwp-base, rcg-aml\/allow-aml: time\.windows\.com.*enableProxy not set.*No traced flow depends on them/);
-  t.match(f.remediation.verify, /run aml-netdoctor again\.$/);
+  t.match(f.remediation.verify, /should print true; then run aml-netdoctor recheck <report\.json>\.$/);
+  t.notMatch(f.remediation.verify, /must be allowed/, 'no flow to name');
+  t.match(f.remediation.bicep, `basePolicy: {\n      id: '${BASE_POLICY_ID}'\n    }`, 'the policy keeps its base policy');
+});
+
+t.test('absorbs the firewall block of the flows its rules were meant to allow, and only those', async (t) => {
+  t.same(rule.meta.absorbs, ['FIREWALL_BLOCKS_REQUIRED_DESTINATION']);
+  const { s } = estate();
+  const cause = onlyFinding(rule.check(s));
+  const blocked = fails(blocks.check(s));
+  const shared = (f: { subjects?: string[] }) => (f.subjects ?? []).some((x) => cause.subjects?.includes(x));
+  t.same(blocked.filter(shared).flatMap((f) => f.flows), ['aml-service'], 'the aml-service block shares a subject: ranking folds it in');
+  t.same(blocked.filter((f) => !shared(f)).flatMap((f) => f.flows), ['entra-id', 'arm', 'mcr', 'batch'], 'blocks the FQDN rules do not explain stay findings of their own');
 });
 
 t.test('pass: the DNS proxy is on (own or inherited from the base policy); no FQDN network rules', async (t) => {

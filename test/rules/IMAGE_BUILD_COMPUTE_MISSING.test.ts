@@ -2,12 +2,16 @@ import t from 'tap';
 import type { ComputeObs, DependencyObs, NetworkAclsObs, Snapshot } from '../../src/model/snapshot.ts';
 import type { FindingDraft } from '../../src/rules/rule.ts';
 import { rule } from '../../src/rules/IMAGE_BUILD_COMPUTE_MISSING.ts';
+import { BICEP_API, type BicepType } from '../../src/rules/support-bicep.ts';
 import { SUB, SUBNET_ID, WS_ID, healthySnapshot, value } from '../helpers/snapshot.ts';
 import { fails, forbidden } from '../helpers/results.ts';
 
 const ACR_ID = `/subscriptions/${SUB}/resourceGroups/rg-ml/providers/Microsoft.ContainerRegistry/registries/acrdemo`;
 const ST_ID = `/subscriptions/${SUB}/resourceGroups/rg-ml/providers/Microsoft.Storage/storageAccounts/stdemo`;
 const SCOPE = `--subscription ${SUB} --resource-group rg-ml`;
+
+/** The `resource <symbol> '<type>@<api>' = {` lines of a snippet, as `<type>` (with ` existing` when so). */
+const declared = (bicep: string | undefined) => [...(bicep ?? '').matchAll(/^resource \w+ '([^@']+)@([^']+)'( existing)? = \{$/gm)].map((m) => `${m[1]}${m[3] ?? ''}${m[2] === BICEP_API[m[1] as BicepType] ? '' : ` (unexpected api ${m[2]})`}`);
 
 const open: Partial<NetworkAclsObs> = { publicNetworkAccess: 'Enabled', defaultAction: 'Allow' };
 const closed: Partial<NetworkAclsObs> = { publicNetworkAccess: 'Disabled', defaultAction: 'Deny' };
@@ -53,7 +57,19 @@ t.test('fails: registry private and imageBuildCompute unset; creates a CPU clust
     `az ml workspace update ${SCOPE} --name ws-demo --image-build-compute cpu-image-build`,
   ]);
   t.match(f.remediation.verify, `az ml workspace show ${SCOPE} --name ws-demo --query image_build_compute prints cpu-image-build`);
+  t.match(f.remediation.verify, /then run aml-netdoctor recheck <report\.json>\.$/);
   t.ok(f.evidence.some((e) => e.property === 'properties.imageBuildCompute' && e.observed === 'not set'));
+  const bicep = f.remediation.bicep;
+  t.match(bicep, /^\/\/ Deploy to resource group rg-ml /);
+  t.same(declared(bicep), ['Microsoft.MachineLearningServices/workspaces existing', 'Microsoft.MachineLearningServices/workspaces/computes', 'Microsoft.MachineLearningServices/workspaces']);
+  t.match(bicep, `parent: workspaceRef\n  name: 'cpu-image-build'\n  location: 'eastus'\n  properties: {\n    computeType: 'AmlCompute'\n    properties: {\n      vmSize: 'Standard_DS3_v2'`, 'a CPU cluster');
+  t.match(bicep, `subnet: {\n        id: '${SUBNET_ID}'\n      }\n      enableNodePublicIp: false`, 'in the compute subnet, without public IPs like the computes there');
+  t.match(bicep, /minNodeCount: 0/);
+  t.match(bicep, `resource workspace 'Microsoft.MachineLearningServices/workspaces@${BICEP_API['Microsoft.MachineLearningServices/workspaces']}' = {\n  name: 'ws-demo'\n  location: 'eastus'`, 'names the real workspace');
+  t.match(bicep, `containerRegistry: '${ACR_ID}'`, 'keeps the associated resources');
+  t.match(bicep, `storageAccount: '${ST_ID}'`);
+  t.match(bicep, `imageBuildCompute: 'cpu-image-build'\n  }\n  dependsOn: [\n    cluster\n  ]`, 'the cluster is created first');
+  t.match(bicep, /The snapshot has no keyVault and applicationInsights id for ws-demo/);
 });
 
 t.test('fails: a GPU cluster named as the image build compute; an existing CPU cluster is proposed', async (t) => {
@@ -64,6 +80,10 @@ t.test('fails: a GPU cluster named as the image build compute; an existing CPU c
   t.match(f?.explanation, /imageBuildCompute names gpu-cluster, but its VM size Standard_NC6s_v3 is a GPU \(N-series\) size/);
   t.same(f?.remediation.azCli, [`az ml workspace update ${SCOPE} --name ws-demo --image-build-compute cpu-cluster`]);
   t.match(f?.remediation.summary, /existing CPU compute cluster cpu-cluster \(Standard_D4s_v3\)/);
+  t.same(declared(f?.remediation.bicep), ['Microsoft.MachineLearningServices/workspaces'], 'no new cluster');
+  t.match(f?.remediation.bicep, `imageBuildCompute: 'cpu-cluster'`, 'replaces the GPU cluster name');
+  t.notMatch(f?.remediation.bicep, /gpu-cluster|dependsOn/);
+  t.match(f?.remediation.verify, `--query image_build_compute prints cpu-cluster`);
 });
 
 t.test('fails: the name points at a compute instance, at a cluster outside the VNet, or at nothing', async (t) => {
@@ -72,6 +92,19 @@ t.test('fails: the name points at a compute instance, at a cluster outside the V
   const none = estate(closed, open, 'gone');
   delete none.target.computeName;
   t.match(fails(rule.check(none))[0]?.explanation, /imageBuildCompute names gone, but the workspace has no compute of that name/);
+});
+
+t.test('bicep: a managed network cluster has no subnet; with no compute subnet known, a placeholder', async (t) => {
+  const managed = estate(closed, open);
+  value(managed.workspace).managedNetwork = { isolationMode: 'AllowOnlyApprovedOutbound', status: 'Active', outboundRules: [] };
+  const m = fails(rule.check(managed))[0]?.remediation.bicep;
+  t.notMatch(m, /subnet:/);
+  t.match(m, `managedNetwork: {\n      isolationMode: 'AllowOnlyApprovedOutbound'\n    }`, 'the workspace keeps its isolation mode');
+  const bare = estate(closed, open);
+  value(bare.computes).computes = [];
+  const b = fails(rule.check(bare))[0]?.remediation.bicep;
+  t.match(b, `id: '<compute subnet id>'`);
+  t.match(b, /replace <compute subnet id> with the subnet/);
 });
 
 t.test('passes: a CPU cluster in the VNet, listed or read on its own (--compute)', async (t) => {

@@ -3,11 +3,14 @@ import type { DependencyObs, DependencyPrivateEndpointObs, NetworkAclsObs, Snaps
 import type { FlowAnalysis, FlowResult } from '../../src/flows/types.ts';
 import type { FindingDraft } from '../../src/rules/rule.ts';
 import { rule } from '../../src/rules/KEY_VAULT_NETWORK_BLOCKS_COMPUTE.ts';
+import { BICEP_API, type BicepType } from '../../src/rules/support-bicep.ts';
 import { PE_SUBNET_ID, SPOKE_ID, SUB, SUBNET_ID, healthySnapshot, value } from '../helpers/snapshot.ts';
 import { NO_FLOWS, fails, forbidden, passes } from '../helpers/results.ts';
 
 const KV_ID = `/subscriptions/${SUB}/resourceGroups/rg-ml/providers/Microsoft.KeyVault/vaults/kv-demo`;
 const check = (s: Snapshot, flows: FlowAnalysis = NO_FLOWS) => rule.check(s, { flows });
+/** The `resource <symbol> '<type>@<api>' = {` lines of a snippet, as `<type>` (with ` existing` when so). */
+const declared = (bicep: string | undefined) => [...(bicep ?? '').matchAll(/^resource \w+ '([^@']+)@([^']+)'( existing)? = \{$/gm)].map((m) => `${m[1]}${m[3] ?? ''}${m[2] === BICEP_API[m[1] as BicepType] ? '' : ` (unexpected api ${m[2]})`}`);
 
 function pe(subnetId: string, status = 'Approved'): DependencyPrivateEndpointObs {
   return {
@@ -53,6 +56,13 @@ t.test('fails: firewall denies by default and the compute has no endpoint or rul
   t.match(f.remediation.summary, `az keyvault network-rule add --subscription ${SUB} -g rg-ml --name kv-demo --subnet ${SUBNET_ID}`);
   t.match(f.remediation.summary, '--service-endpoints Microsoft.KeyVault');
   t.match(f.remediation.verify, `az keyvault show --ids ${KV_ID}`);
+  t.match(f.remediation.verify, `--query "properties.privateEndpointConnections[?ends_with(privateEndpoint.id, '/pe-kv-demo-vault')].privateLinkServiceConnectionState.status | [0]" -o tsv prints Approved; then run aml-netdoctor recheck <report.json>.`);
+  t.match(f.remediation.bicep, /^\/\/ Deploy to resource group rg-net /, 'deployed to the compute VNet group');
+  t.same(declared(f.remediation.bicep), ['Microsoft.Network/privateEndpoints', 'Microsoft.Network/privateDnsZones existing', 'Microsoft.Network/privateEndpoints/privateDnsZoneGroups']);
+  t.match(f.remediation.bicep, `name: 'pe-kv-demo-vault'`);
+  t.match(f.remediation.bicep, `privateLinkServiceId: '${KV_ID}'`, 'names the real key vault');
+  t.match(f.remediation.bicep, /groupIds: \[\n\s+'vault'\n/);
+  t.match(f.remediation.bicep, `name: 'privatelink.vaultcore.azure.net'`);
   t.same(f.flows, ['key-vault']);
   t.same(passes(rs), []);
 });
@@ -63,14 +73,33 @@ t.test('fails: trusted services may not bypass, so the workspace is shut out', a
   t.match(f?.explanation, /Workspace ws-demo is shut out: trusted Azure services may not bypass the firewall \(bypass None\)/);
   t.same(f?.remediation.azCli, [`az keyvault update --subscription ${SUB} -g rg-ml --name kv-demo --bypass AzureServices`]);
   t.ok(f?.evidence.some((e) => e.property === 'properties.networkAcls.bypass' && e.observed === 'None'));
+  const bicep = f?.remediation.bicep;
+  t.match(bicep, /^\/\/ Deploy to resource group rg-ml /, 'deployed to the vault group');
+  t.same(declared(bicep), ['Microsoft.KeyVault/vaults']);
+  t.match(bicep, `name: 'kv-demo'\n  location: 'eastus'\n  properties: {\n    tenantId: subscription().tenantId\n    sku: {\n      family: 'A'\n      name: 'standard'\n    }`);
+  t.match(bicep, `networkAcls: {\n      defaultAction: 'Deny'\n      bypass: 'AzureServices'`);
+  t.match(bicep, /copy them in \(az keyvault show --ids \S+ --query properties\.accessPolicies\)/, 'warns about access policies');
+  t.equal(f?.remediation.verify, `az keyvault show --ids ${KV_ID} --query "properties.networkAcls.bypass" -o tsv prints AzureServices; then run aml-netdoctor recheck <report.json>.`);
 });
 
 t.test('fails: the subnet has the rule but not the Microsoft.KeyVault service endpoint', async (t) => {
   const s = withVault(vault({ virtualNetworkSubnetIds: [SUBNET_ID] }));
   const f = fails(check(s))[0];
   t.same(f?.remediation.azCli, [`az network vnet subnet update --subscription ${SUB} -g rg-net --vnet-name vnet-spoke -n snet-compute --service-endpoints Microsoft.KeyVault`]);
+  t.same(declared(f?.remediation.bicep), ['Microsoft.Network/virtualNetworks existing', 'Microsoft.Network/virtualNetworks/subnets']);
+  t.match(f?.remediation.bicep, /serviceEndpoints: \[\n\s+\{\n\s+service: 'Microsoft.KeyVault'\n\s+\}\n\s+\]/);
   subnet(s).serviceEndpoints = ['Microsoft.KeyVault'];
   t.same(fails(check(s)), [], 'passes once the service endpoint is there');
+});
+
+t.test('fails: the subnet has the service endpoint but no virtual network rule; the vault declaration adds it', async (t) => {
+  const s = withVault(vault({ ipRules: [], virtualNetworkSubnetIds: [] }));
+  subnet(s).serviceEndpoints = ['Microsoft.KeyVault'];
+  const f = fails(check(s))[0];
+  t.same(f?.remediation.azCli, [`az keyvault network-rule add --subscription ${SUB} -g rg-ml --name kv-demo --subnet ${SUBNET_ID}`]);
+  t.same(declared(f?.remediation.bicep), ['Microsoft.KeyVault/vaults']);
+  t.match(f?.remediation.bicep, `virtualNetworkRules: [\n        {\n          id: '${SUBNET_ID}'\n        }\n      ]`);
+  t.match(f?.remediation.verify, `properties.networkAcls.virtualNetworkRules[?ends_with(id, '/subnets/snet-compute')].id | [0]" -o tsv prints ${SUBNET_ID.toLowerCase()}`);
 });
 
 t.test('passes: approved vault endpoint in the peered hub and trusted-services bypass', async (t) => {

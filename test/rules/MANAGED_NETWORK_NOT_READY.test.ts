@@ -2,11 +2,15 @@ import t from 'tap';
 import type { ManagedNetworkObs, Snapshot } from '../../src/model/snapshot.ts';
 import type { FindingDraft } from '../../src/rules/rule.ts';
 import { rule } from '../../src/rules/MANAGED_NETWORK_NOT_READY.ts';
+import { BICEP_API, type BicepType } from '../../src/rules/support-bicep.ts';
 import { SUB, WS_ID, healthySnapshot, value } from '../helpers/snapshot.ts';
 import { fails, forbidden } from '../helpers/results.ts';
 
 const ST_ID = `/subscriptions/${SUB}/resourceGroups/rg-ml/providers/Microsoft.Storage/storageAccounts/stdemo`;
 const SCOPE = `--subscription ${SUB} --resource-group rg-ml`;
+
+/** The `resource <symbol> '<type>@<api>' = {` lines of a snippet, as `<type>` (with ` existing` when so). */
+const declared = (bicep: string | undefined) => [...(bicep ?? '').matchAll(/^resource \w+ '([^@']+)@([^']+)'( existing)? = \{$/gm)].map((m) => `${m[1]}${m[3] ?? ''}${m[2] === BICEP_API[m[1] as BicepType] ? '' : ` (unexpected api ${m[2]})`}`);
 
 const blobRule = (status: string | undefined) => ({
   name: '__SYS_PE_stdemo_blob', type: 'PrivateEndpoint', category: 'Required', ...(status ? { status } : {}),
@@ -27,6 +31,14 @@ t.test('fails: isolation on, managed network never provisioned', async (t) => {
   t.equal(f.remediation.azCli[0], `az ml workspace provision-network ${SCOPE} --name ws-demo`);
   t.ok(f.evidence.some((e) => e.property === 'properties.managedNetwork.status.status' && e.observed === 'Inactive' && e.expected === 'Active'));
   t.match(f.remediation.verify, `az ml workspace show ${SCOPE} --name ws-demo`);
+  t.equal(f.remediation.verify, `az ml workspace show ${SCOPE} --name ws-demo --query "[managed_network.status.status, managed_network.outbound_rules[?name=='__SYS_PE_stdemo_blob'].status | [0]]" -o tsv prints Active for each (2 lines); then run aml-netdoctor recheck <report.json>.`);
+  const bicep = f.remediation.bicep;
+  t.match(bicep, /^\/\/ Deploy to resource group rg-ml /);
+  t.match(bicep, /Bicep cannot provision the managed network of an existing workspace/, 'says provisioning is az-only');
+  t.same(declared(bicep), ['Microsoft.MachineLearningServices/workspaces']);
+  t.match(bicep, `name: 'ws-demo'`, 'names the real workspace');
+  t.match(bicep, `managedNetwork: {\n      isolationMode: 'AllowOnlyApprovedOutbound'\n    }`);
+  t.notMatch(bicep, /'__SYS_PE_\w+': \{/, 'Azure ML\'s own rules are not declared');
 });
 
 t.test('fails: network Active but the private endpoint rule to the storage blob is not', async (t) => {
@@ -41,6 +53,20 @@ t.test('fails: network Active but the private endpoint rule to the storage blob 
   ]);
   t.ok(f?.evidence.some((e) => e.resourceId === ST_ID && e.property === 'properties.managedNetwork.outboundRules.__SYS_PE_stdemo_blob.status'));
   t.ok(f?.subjects?.includes(`dependency:${ST_ID.toLowerCase()}`));
+  t.same(declared(f?.remediation.bicep), ['Microsoft.MachineLearningServices/workspaces']);
+  t.match(f?.remediation.bicep, /__SYS_PE_stdemo_blob is a rule Azure ML creates itself/);
+  t.match(f?.remediation.bicep, `pypi: {\n          type: 'FQDN'`, 'user-defined rules are kept in the declaration');
+  t.match(f?.remediation.verify, `--query "managed_network.outbound_rules[?name=='__SYS_PE_stdemo_blob'].status | [0]" -o tsv prints Active; then run aml-netdoctor recheck`);
+});
+
+t.test('fails: a user-defined private endpoint rule is inactive; the rule is redeclared', async (t) => {
+  const own = { ...blobRule('Inactive'), name: 'pe-stdemo-file', category: 'UserDefined', destination: { serviceResourceId: ST_ID, subresourceTarget: 'file', sparkEnabled: false, sparkStatus: 'Inactive' } };
+  const f = fails(rule.check(managed({ outboundRules: [own] })))[0];
+  const bicep = f?.remediation.bicep;
+  t.same(declared(bicep), ['Microsoft.MachineLearningServices/workspaces existing', 'Microsoft.MachineLearningServices/workspaces/outboundRules']);
+  t.match(bicep, `parent: workspace\n  name: 'pe-stdemo-file'\n  properties: {\n    type: 'PrivateEndpoint'\n    category: 'UserDefined'\n    destination: {\n      serviceResourceId: '${ST_ID}'\n      subresourceTarget: 'file'\n      sparkEnabled: false\n    }`);
+  t.notMatch(bicep, /sparkStatus/, 'read-only fields are left out');
+  t.match(f?.remediation.azCli[2], /az network private-endpoint-connection approve .* --resource-name stdemo/);
 });
 
 t.test('passes: provisioned, with every private endpoint rule Active', async (t) => {

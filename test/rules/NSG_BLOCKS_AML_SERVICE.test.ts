@@ -21,6 +21,11 @@ t.test('fail: one allow rule per protocol, each with its own free priority below
   t.match(f.explanation, /UDP 5831 to AzureMachineLearning is denied by securityRules\/DenyAzureCloud/);
   t.match(f.explanation, /cert\.api\.azureml\.ms/);
   t.match(f.remediation.summary, /2 Allow rules .* lower than DenyAzureCloud \(300\)/);
+  const bicep = f.remediation.bicep;
+  t.match(bicep, "resource nsg 'Microsoft.Network/networkSecurityGroups@2024-05-01' existing = {\n  name: 'nsg-compute'\n}");
+  t.match(bicep, /resource allowAmlServiceOutboundTcp 'Microsoft\.Network\/networkSecurityGroups\/securityRules@2024-05-01' = \{\n  parent: nsg\n  name: 'AllowAmlServiceOutboundTcp'[\s\S]*destinationPortRanges: \[\n\s+'443'\n\s+'18881'\n\s+\][\s\S]*priority: 299\n/);
+  t.match(bicep, /resource allowAmlServiceOutboundUdp 'Microsoft\.Network\/networkSecurityGroups\/securityRules@2024-05-01' = \{\n  parent: nsg\n  name: 'AllowAmlServiceOutboundUdp'\n  properties: \{\n[\s\S]*protocol: 'Udp'[\s\S]*destinationAddressPrefix: 'AzureMachineLearning'\n\s+destinationPortRange: '5831'[\s\S]*priority: 298\n/);
+  t.match(f.remediation.verify, /should print 298 AllowAmlServiceOutboundUdp Allow, 299 AllowAmlServiceOutboundTcp Allow on lines above 300 DenyAzureCloud Deny .*then run aml-netdoctor recheck <report\.json>\.$/, 'in the order the listing prints them');
 });
 
 t.test('fail: a rule name already used in the NSG gets a suffix', async (t) => {

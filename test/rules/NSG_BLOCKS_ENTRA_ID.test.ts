@@ -36,6 +36,12 @@ t.test('fail: the NSG rule that denies entra-id is blamed and an allow rule belo
   t.match(f.explanation, /device-login/);
   t.notMatch(f.explanation, /\.\./, 'no doubled periods');
   t.match(f.remediation.verify, /az network nsg rule list .* --nsg-name nsg-compute .*flow entra-id must be allowed/);
+  t.match(f.remediation.verify, /should print 3998 AllowEntraIdOutbound Allow on lines above 4000 DenyInternet Deny .*; then run aml-netdoctor recheck <report\.json>\.$/);
+  const bicep = f.remediation.bicep;
+  t.match(bicep, /^\/\/ Deploy to resource group rg-net \(subscription 11111111-1111-1111-1111-111111111111\)/, 'deployed where the NSG lives');
+  t.match(bicep, "resource nsg 'Microsoft.Network/networkSecurityGroups@2024-05-01' existing = {\n  name: 'nsg-compute'\n}", 'the real NSG, as an existing parent');
+  t.match(bicep, "resource allowEntraIdOutbound 'Microsoft.Network/networkSecurityGroups/securityRules@2024-05-01' = {\n  parent: nsg\n  name: 'AllowEntraIdOutbound'");
+  t.match(bicep, /protocol: 'Tcp'\n\s+sourceAddressPrefix: '\*'\n\s+sourcePortRange: '\*'\n\s+destinationAddressPrefix: 'AzureActiveDirectory'\n\s+destinationPortRanges: \[\n\s+'80'\n\s+'443'\n\s+\]\n\s+access: 'Allow'\n\s+priority: 3998\n\s+direction: 'Outbound'/, 'the same rule as the az command');
   t.same(passes(results), [], 'no pass for the subnet that fails');
 });
 
@@ -64,6 +70,19 @@ t.test('fail read through a vantage VM: effective rules are looked up, confidenc
   t.equal(f.confidence, 'high');
   t.match(f.remediation.azCli[0], /--priority 3998 /, 'the effective rule at 3999 is skipped');
   t.match(f.evidence[0], { observed: /Deny Outbound priority 4000/ });
+  t.match(f.remediation.verify, /^az network nsg rule list /, 'a NIC id that is not an ARM id cannot be queried: the NSG rules are listed instead');
+});
+
+t.test('verify reads the vantage NIC effective rules when that NIC sees the NSG', async (t) => {
+  const nicId = `/subscriptions/11111111-1111-1111-1111-111111111111/resourceGroups/rg-net/providers/Microsoft.Network/networkInterfaces/vm-jump-nic`;
+  const s = snapshotWithDeny();
+  const effective = (nsgId: string) => ({ ok: true as const, value: [{ networkSecurityGroupId: nsgId, association: 'subnet' as const, rules: [securityRule('securityRules/DenyInternet', 4000)] }] });
+  const vantage = (nsgId: string) => ({ subnetId: SUBNET_ID, nicId, how: 'subnet' as const, nextHops: [], effectiveRoutes: { ok: true as const, value: [] }, effectiveNsgs: effective(nsgId) });
+  s.vantage = { ok: true, value: { subnets: [{ subnetId: SUBNET_ID, skipped: [], vantage: vantage(NSG_ID) }] } };
+  const f = onlyFinding(rule.check(s, context([blockedEntra()])));
+  t.equal(f.remediation.verify, `az network nic list-effective-nsg --ids ${nicId} --query "value[].effectiveSecurityRules[] | [?name=='securityRules/AllowEntraIdOutbound'].[name, access]" -o tsv should print securityRules/AllowEntraIdOutbound followed by Allow (flow entra-id must be allowed after the fix); then run aml-netdoctor recheck <report.json>.`);
+  s.vantage = { ok: true, value: { subnets: [{ subnetId: SUBNET_ID, skipped: [], vantage: vantage(`${NSG_ID}-other`) }] } };
+  t.match(onlyFinding(rule.check(s, context([blockedEntra()]))).remediation.verify, /^az network nsg rule list /, 'a NIC that does not see this NSG cannot show the fix');
 });
 
 t.test('fail: no free priority below the blocking rule', async (t) => {
@@ -73,6 +92,8 @@ t.test('fail: no free priority below the blocking rule', async (t) => {
   const f = onlyFinding(rule.check(s, context([flow('entra-id', [ok('route'), hop('nsg', 'blocked', 'denied', { reason: 'nsg-deny', resourceId: NSG_ID, element: el })])])));
   t.match(f.remediation.azCli[0], /--priority <free priority below 100>/);
   t.match(f.remediation.summary, /first move DenyAll to a higher number/);
+  t.match(f.remediation.bicep, /priority: 0 \/\/ <free priority below 100>: set a free priority before deploying\n/, 'no made-up priority');
+  t.match(f.remediation.bicep, /\/\/ No free priority is left below DenyAll \(priority 100\): move it to a higher number first/);
 });
 
 t.test('pass: the NSG lets entra-id through', async (t) => {

@@ -18,6 +18,12 @@ t.test('fail (engine): the endpoint subnet NSG denies the compute inbound; the f
     'az network nsg rule create --subscription 22222222-2222-2222-2222-222222222222 -g rg-hub --nsg-name nsg-pe --name AllowNotebooksInbound --priority 198 --direction Inbound --access Allow --protocol Tcp --source-address-prefixes 10.20.1.0/24 --destination-address-prefixes 10.10.1.5 --destination-port-ranges 443',
   ]);
   t.match(f.explanation, /NSG nsg-pe on the destination side/);
+  const bicep = f.remediation.bicep;
+  t.match(bicep, /^\/\/ Deploy to resource group rg-hub \(subscription 22222222-2222-2222-2222-222222222222\)/, 'deployed where the endpoint NSG lives');
+  t.match(bicep, "resource nsg 'Microsoft.Network/networkSecurityGroups@2024-05-01' existing = {\n  name: 'nsg-pe'\n}");
+  t.match(bicep, /resource allowWorkspaceApiInbound 'Microsoft\.Network\/networkSecurityGroups\/securityRules@2024-05-01' = \{\n  parent: nsg\n  name: 'AllowWorkspaceApiInbound'\n  properties: \{\n    description: 'Allows workspace-api, workspace-cert, instance-name for Azure Machine Learning \(aml-netdoctor\)'\n    protocol: 'Tcp'\n    sourceAddressPrefix: '10\.20\.1\.0\/24'\n    sourcePortRange: '\*'\n    destinationAddressPrefix: '10\.10\.1\.4'\n    destinationPortRange: '443'\n    access: 'Allow'\n    priority: 199\n    direction: 'Inbound'/);
+  t.match(bicep, /name: 'AllowNotebooksInbound'[\s\S]*destinationAddressPrefix: '10\.10\.1\.5'[\s\S]*priority: 198/);
+  t.match(f.remediation.verify, /az network nsg rule list --subscription 22222222-2222-2222-2222-222222222222 -g rg-hub --nsg-name nsg-pe .*direction=='Inbound'.*should print 198 AllowNotebooksInbound Allow, 199 AllowWorkspaceApiInbound Allow on lines above 200 DenySpokeInbound Deny .*then run aml-netdoctor recheck <report\.json>\.$/);
   t.match(f.explanation, /device-login/);
   t.same(passes(results), []);
 });

@@ -22,6 +22,10 @@ t.test('fail (engine): the default DenyAllInBound blocks 44224 from AzureMachine
   ]);
   t.match(f.evidence[0], { property: 'properties.defaultSecurityRules[DenyAllInBound]' });
   t.match(f.explanation, /aml-inbound \(TCP 44224 from AzureMachineLearning to the compute subnet\)/);
+  t.match(f.remediation.bicep, "resource nsg 'Microsoft.Network/networkSecurityGroups@2024-05-01' existing = {\n  name: 'nsg-compute'\n}");
+  t.match(f.remediation.bicep, /resource allowAmlInboundInbound 'Microsoft\.Network\/networkSecurityGroups\/securityRules@2024-05-01' = \{\n  parent: nsg\n  name: 'AllowAmlInboundInbound'\n  properties: \{\n[^}]*sourceAddressPrefix: 'AzureMachineLearning'\n\s+sourcePortRange: '\*'\n\s+destinationAddressPrefix: 'VirtualNetwork'\n\s+destinationPortRange: '44224'\n\s+access: 'Allow'\n\s+priority: 4095\n\s+direction: 'Inbound'/);
+  t.match(f.remediation.bicep, /evaluated before DenyAllInBound \(priority 65500\)/);
+  t.match(f.remediation.verify, /should print 4095 AllowAmlInboundInbound Allow on lines above 65500 DenyAllInBound Deny \(flow aml-inbound must be allowed after the fix\); then run aml-netdoctor recheck <report\.json>\.$/);
 });
 
 t.test('pass: no public-IP compute, no inbound flow; pass with an allow rule', async (t) => {

@@ -21,9 +21,18 @@ t.test('fail (engine): one finding for the DenyInternet rule listing every flow 
   t.same(f?.flows, ['arm', 'mcr', 'batch']);
   t.same(f?.remediation.azCli, [
     'az network nsg rule create --subscription 11111111-1111-1111-1111-111111111111 -g rg-net --nsg-name nsg-compute --name AllowArmOutbound --priority 3999 --direction Outbound --access Allow --protocol Tcp --destination-address-prefixes AzureResourceManager --destination-port-ranges 443',
-    'az network nsg rule create --subscription 11111111-1111-1111-1111-111111111111 -g rg-net --nsg-name nsg-compute --name AllowMcrOutbound --priority 3998 --direction Outbound --access Allow --protocol Tcp --destination-address-prefixes MicrosoftContainerRegistry AzureFrontDoor.FirstParty --destination-port-ranges 443',
-    'az network nsg rule create --subscription 11111111-1111-1111-1111-111111111111 -g rg-net --nsg-name nsg-compute --name AllowBatchOutbound --priority 3997 --direction Outbound --access Allow --protocol Tcp --destination-address-prefixes BatchNodeManagement.eastus --destination-port-ranges 443',
+    // Azure takes a service tag only as a rule's single destination: one rule per tag.
+    'az network nsg rule create --subscription 11111111-1111-1111-1111-111111111111 -g rg-net --nsg-name nsg-compute --name AllowMcrOutboundMicrosoftContainerRegistry --priority 3998 --direction Outbound --access Allow --protocol Tcp --destination-address-prefixes MicrosoftContainerRegistry --destination-port-ranges 443',
+    'az network nsg rule create --subscription 11111111-1111-1111-1111-111111111111 -g rg-net --nsg-name nsg-compute --name AllowMcrOutboundAzureFrontDoorFirstParty --priority 3997 --direction Outbound --access Allow --protocol Tcp --destination-address-prefixes AzureFrontDoor.FirstParty --destination-port-ranges 443',
+    'az network nsg rule create --subscription 11111111-1111-1111-1111-111111111111 -g rg-net --nsg-name nsg-compute --name AllowBatchOutbound --priority 3996 --direction Outbound --access Allow --protocol Tcp --destination-address-prefixes BatchNodeManagement.eastus --destination-port-ranges 443',
   ]);
+  const bicep = f?.remediation.bicep ?? '';
+  t.match(bicep, "resource nsg 'Microsoft.Network/networkSecurityGroups@2024-05-01' existing = {\n  name: 'nsg-compute'\n}");
+  t.equal(bicep.match(/'Microsoft\.Network\/networkSecurityGroups\/securityRules@2024-05-01' = \{/g)?.length, 4, 'one securityRules child per az command');
+  t.match(bicep, /name: 'AllowMcrOutboundMicrosoftContainerRegistry'[\s\S]*destinationAddressPrefix: 'MicrosoftContainerRegistry'\n[\s\S]*priority: 3998\n/);
+  t.match(bicep, /name: 'AllowMcrOutboundAzureFrontDoorFirstParty'[\s\S]*destinationAddressPrefix: 'AzureFrontDoor\.FirstParty'\n[\s\S]*priority: 3997\n/);
+  t.notMatch(bicep, /AddressPrefixes/, 'service tags never go into a prefix list');
+  t.match(f?.remediation.verify, /should print 3996 AllowBatchOutbound Allow, 3997 AllowMcrOutboundAzureFrontDoorFirstParty Allow, 3998 AllowMcrOutboundMicrosoftContainerRegistry Allow, 3999 AllowArmOutbound Allow on lines above 4000 DenyInternet Deny \(flows arm, mcr, batch must be allowed after the fix\); then run aml-netdoctor recheck <report\.json>\.$/);
   t.match(f?.explanation, /Microsoft base images cannot be pulled/);
   t.match(f?.evidence.map((e) => e.property), ['properties.securityRules[DenyInternet]', /flow arm/, /flow mcr/, /flow batch/]);
 });
@@ -38,7 +47,7 @@ t.test('fail: two blocking rules give two findings; one rule across two subnets 
   t.match(storage?.remediation.azCli, [/--name AllowStorageOutbound --priority 199 .*--destination-address-prefixes Storage\.eastus --destination-port-ranges 443 445$/]);
   const mcr = findings.find((f) => f.flows?.includes('mcr'));
   t.same(mcr?.flows, ['mcr']);
-  t.equal(mcr?.remediation.azCli.length, 1, 'the same allow rule serves both subnets');
+  t.equal(mcr?.remediation.azCli.length, 2, 'the same allow rules (one per service tag) serve both subnets');
   t.match(mcr?.explanation, /in subnets snet-compute and snet-train/);
   t.ok(mcr?.subjects?.includes(`subnet:${SUBNET_2.toLowerCase()}`));
   t.same(passes(results), [], 'both subnets have a finding');

@@ -2,12 +2,14 @@ import t from 'tap';
 import type { ARecordSetObs, PrivateDnsZoneObs, ProbeError, Snapshot } from '../../src/model/snapshot.ts';
 import type { FindingDraft } from '../../src/rules/rule.ts';
 import { rule } from '../../src/rules/PRIVATE_DNS_RECORD_MISSING.ts';
+import { BICEP_API } from '../../src/rules/support-bicep.ts';
 import { API_FQDN, API_ZONE_ID, CERT_FQDN, HUB_SUB, NB_ZONE_ID, PE_ID, PE_IP, SPOKE_ID, SUB, WS_GUID, WS_ID, healthySnapshot, link, lookup, value } from '../helpers/snapshot.ts';
 import { fails, forbidden, passes } from '../helpers/results.ts';
 
 const API_ZONE = 'privatelink.api.azureml.ms';
 const API_RECORD = `${WS_GUID}.workspace.eastus`;
 const CERT_RECORD = `${WS_GUID}.workspace.eastus.cert`;
+const decl = (symbol: string, type: keyof typeof BICEP_API, existing = false) => `resource ${symbol} '${type}@${BICEP_API[type]}'${existing ? ' existing' : ''} = {`;
 const pe = (s: Snapshot) => value(value(s.privateEndpoints).endpoints[0]?.observed);
 const zone = (s: Snapshot, id: string) => value(value(s.privateDnsZones).zones.find((z) => z.id === id)?.observed);
 const records = (s: Snapshot, id: string) => value(zone(s, id).aRecords);
@@ -37,6 +39,21 @@ const failing: Array<{ name: string; mutate: (s: Snapshot) => void; fqdn: string
   },
 ];
 
+t.test('fails: the record is missing and the zone group lacks the zone: the Bicep also rewrites the zone group', async (t) => {
+  const s = healthySnapshot();
+  dropRecord(s, API_RECORD);
+  for (const g of value(pe(s).zoneGroups)) g.zoneConfigs = g.zoneConfigs.filter((c) => c.privateDnsZoneId !== API_ZONE_ID);
+  const f = fails(rule.check(s))[0];
+  const bicep = f?.remediation.bicep ?? '';
+  const [zoneFile, groupFile] = bicep.split(/\n(?=\/\/ Deploy to )/);
+  t.match(zoneFile, decl('record', 'Microsoft.Network/privateDnsZones/A'));
+  t.match(groupFile, `-g rg-hub -f fix.bicep`);
+  t.match(groupFile, `${decl('pe', 'Microsoft.Network/privateEndpoints', true)}\n  name: 'pe-ws-demo'`);
+  t.match(groupFile, decl('zoneGroup', 'Microsoft.Network/privateEndpoints/privateDnsZoneGroups'));
+  t.match(groupFile, `privateDnsZoneId: '${NB_ZONE_ID}'`, 'keeps the notebooks zone');
+  t.match(groupFile, `privateDnsZoneId: '${API_ZONE_ID}'`, 'adds the api zone');
+});
+
 for (const v of failing) {
   t.test(`fails: ${v.name}`, async (t) => {
     const s = healthySnapshot();
@@ -53,6 +70,14 @@ for (const v of failing) {
     t.ok(f.evidence.some((e) => e.resourceId === PE_ID && e.property?.startsWith('properties.customDnsConfigs[')), 'endpoint evidence');
     t.same(f.remediation.azCli, [`az network private-dns record-set a add-record --subscription ${HUB_SUB} -g rg-dns -z ${API_ZONE} -n ${v.record} -a ${PE_IP}`]);
     t.match(f.remediation.verify, `nslookup ${v.fqdn}`);
+    t.match(f.remediation.verify, `-n ${v.record} --query "aRecords[].ipv4Address" -o tsv prints ${PE_IP}`);
+    t.match(f.remediation.verify, /then run aml-netdoctor recheck <report\.json>\.$/);
+    const bicep = f.remediation.bicep;
+    t.match(bicep, `-g rg-dns -f fix.bicep`, 'deployed to the zone resource group');
+    t.match(bicep, `${decl('zone', 'Microsoft.Network/privateDnsZones', true)}\n  name: '${API_ZONE}'`);
+    t.match(bicep, `${decl('record', 'Microsoft.Network/privateDnsZones/A')}\n  parent: zone\n  name: '${v.record}'`);
+    t.match(bicep, `ttl: 10\n    aRecords: [\n      {\n        ipv4Address: '${PE_IP}'`);
+    t.notMatch(bicep, 'privateDnsZoneGroups', 'the zone group already references the zone');
     t.same(f.subjects, [`zone:${API_ZONE}`, `name:${v.fqdn}`]);
     t.equal(f.confidence, v.confidence);
     t.equal(passes(rs).length, 2, 'the other names still pass');

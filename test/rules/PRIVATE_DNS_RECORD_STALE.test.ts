@@ -2,6 +2,7 @@ import t from 'tap';
 import type { ProbeError, Snapshot } from '../../src/model/snapshot.ts';
 import type { FindingDraft } from '../../src/rules/rule.ts';
 import { rule } from '../../src/rules/PRIVATE_DNS_RECORD_STALE.ts';
+import { BICEP_API } from '../../src/rules/support-bicep.ts';
 import { API_FQDN, API_ZONE_ID, CERT_FQDN, HUB_SUB, PE_ID, PE_IP, WS_GUID, WS_ID, healthySnapshot, lookup, value } from '../helpers/snapshot.ts';
 import { fails, forbidden, passes } from '../helpers/results.ts';
 
@@ -20,6 +21,7 @@ const answer = (s: Snapshot, fqdn: string, ips: string[]) => {
   const dns = value(s.dns);
   dns.lookups = dns.lookups.map((l) => (l.name === fqdn ? lookup(fqdn, l.purpose, ips) : l));
 };
+const decl = (symbol: string, type: keyof typeof BICEP_API, existing = false) => `resource ${symbol} '${type}@${BICEP_API[type]}'${existing ? ' existing' : ''} = {`;
 const FLAGS = (record: string) => `--subscription ${HUB_SUB} -g rg-dns -z ${API_ZONE} -n ${record}`;
 
 t.test('healthy snapshot: every record points to the endpoint IP', async (t) => {
@@ -84,6 +86,14 @@ for (const v of failing) {
     t.ok(f.evidence.some((e) => e.resourceId === recordId && e.property === 'properties.aRecords[*].ipv4Address' && e.observed === v.observed && e.expected === PE_IP), 'record evidence');
     t.ok(f.evidence.some((e) => e.resourceId === PE_ID && e.observed === PE_IP), 'endpoint evidence');
     t.same(f.remediation.azCli, v.azCli);
+    const bicep = f.remediation.bicep;
+    t.match(bicep, `-g rg-dns -f fix.bicep`, 'deployed to the zone resource group');
+    t.match(bicep, `${decl('zone', 'Microsoft.Network/privateDnsZones', true)}\n  name: '${API_ZONE}'`);
+    t.match(bicep, `${decl('record', 'Microsoft.Network/privateDnsZones/A')}\n  parent: zone\n  name: '${v.record}'`);
+    t.match(bicep, `aRecords: [\n      {\n        ipv4Address: '${PE_IP}'\n      }\n    ]`, 'only the endpoint IP: the stale address goes');
+    t.notMatch(bicep, `ipv4Address: '${OLD_IP}'`);
+    t.match(f.remediation.verify, `${FLAGS(v.record)} --query "aRecords[].ipv4Address" -o tsv prints ${PE_IP}`);
+    t.match(f.remediation.verify, /then run aml-netdoctor recheck <report\.json>\.$/);
     t.same(f.subjects, [`zone:${API_ZONE}`, `name:${v.fqdn}`]);
     t.equal(f.confidence, v.confidence);
     t.equal(passes(rs).length, 2, 'the other names still pass');

@@ -2,12 +2,15 @@ import t from 'tap';
 import type { ProbeError, Snapshot } from '../../src/model/snapshot.ts';
 import type { FindingDraft } from '../../src/rules/rule.ts';
 import { rule } from '../../src/rules/PRIVATE_DNS_ZONE_GROUP_MISSING.ts';
+import { rule as recordRule } from '../../src/rules/PRIVATE_DNS_RECORD_MISSING.ts';
+import { BICEP_API } from '../../src/rules/support-bicep.ts';
 import { API_FQDN, API_ZONE_ID, CERT_FQDN, HUB_SUB, NB_FQDN, NB_ZONE_ID, PE_ID, SPOKE_ID, WS_ID, healthySnapshot, value } from '../helpers/snapshot.ts';
 import { fails, forbidden, passes } from '../helpers/results.ts';
 
 const NB_ZONE = 'privatelink.notebooks.azure.net';
 const pe = (s: Snapshot) => value(value(s.privateEndpoints).endpoints[0]?.observed);
 const SCOPE = `--subscription ${HUB_SUB} -g rg-hub --endpoint-name pe-ws-demo`;
+const decl = (symbol: string, type: keyof typeof BICEP_API, existing = false) => `resource ${symbol} '${type}@${BICEP_API[type]}'${existing ? ' existing' : ''} = {`;
 
 t.test('healthy snapshot: the zone group references both zones', async (t) => {
   const rs = rule.check(healthySnapshot());
@@ -15,7 +18,7 @@ t.test('healthy snapshot: the zone group references both zones', async (t) => {
   t.match(passes(rs), [{ resourceId: PE_ID, detail: /zone group default references privatelink\.api\.azureml\.ms and privatelink\.notebooks\.azure\.net/ }]);
 });
 
-const failing: Array<{ name: string; mutate: (s: Snapshot) => void; observed: string; azCli: string[]; subjects: string[]; explanation: RegExp }> = [
+const failing: Array<{ name: string; mutate: (s: Snapshot) => void; observed: string; azCli: string[]; subjects: string[]; explanation: RegExp; createsZone?: boolean }> = [
   {
     name: 'endpoint without a zone group',
     mutate: (s) => (pe(s).zoneGroups = { ok: true, value: [] }),
@@ -52,6 +55,7 @@ const failing: Array<{ name: string; mutate: (s: Snapshot) => void; observed: st
     ],
     subjects: [`zone:${NB_ZONE}`, `name:${NB_FQDN}`],
     explanation: /references no privatelink\.notebooks\.azure\.net zone/,
+    createsZone: true,
   },
 ];
 
@@ -69,8 +73,35 @@ for (const v of failing) {
     t.same(f.remediation.azCli, v.azCli);
     t.same(f.subjects, v.subjects);
     t.same(passes(rs), []);
+
+    const bicep = f.remediation.bicep;
+    t.match(bicep, `${decl('pe', 'Microsoft.Network/privateEndpoints', true)}\n  name: 'pe-ws-demo'`);
+    t.match(bicep, `${decl('zoneGroup', 'Microsoft.Network/privateEndpoints/privateDnsZoneGroups')}\n  parent: pe\n  name: 'default'`);
+    for (const id of [API_ZONE_ID, NB_ZONE_ID]) t.match(bicep, `privateDnsZoneId: '${id}'`, `the zone group lists ${id.split('/').pop()}`);
+    t.match(bicep, `-g rg-hub -f fix.bicep`, 'deployed to the endpoint resource group');
+    if (v.createsZone) {
+      t.match(bicep, `${decl('notebooksZone', 'Microsoft.Network/privateDnsZones')}\n  name: '${NB_ZONE}'\n  location: 'global'`, 'creates the missing zone');
+      t.match(bicep, `-g rg-dns -f fix.bicep`, 'in the resource group of the other zone');
+    } else {
+      t.notMatch(bicep, "'Microsoft.Network/privateDnsZones@", 'creates no zone that exists');
+    }
+    t.match(f.remediation.verify, `--endpoint-name pe-ws-demo`);
+    t.match(f.remediation.verify, /then run aml-netdoctor recheck <report\.json>\.$/);
   });
 }
+
+t.test('a record missing because the zone group lacks the zone shares a subject with this finding, so ranking folds it in', async (t) => {
+  t.same(rule.meta.absorbs, ['PRIVATE_DNS_RECORD_MISSING']);
+  const s = healthySnapshot();
+  for (const g of value(pe(s).zoneGroups)) g.zoneConfigs = g.zoneConfigs.filter((c) => c.privateDnsZoneId !== NB_ZONE_ID);
+  const nb = value(value(s.privateDnsZones).zones.find((z) => z.id === NB_ZONE_ID)?.observed);
+  nb.aRecords = { ok: true, value: [] };
+  const groupFinding = fails(rule.check(s))[0];
+  const recordFinding = fails(recordRule.check(s))[0];
+  t.ok(groupFinding && recordFinding, 'both rules fail');
+  const shared = (groupFinding?.subjects ?? []).filter((x) => recordFinding?.subjects?.includes(x));
+  t.same(shared, [`zone:${NB_ZONE}`, `name:${NB_FQDN}`]);
+});
 
 t.test('public workspace: passes with a does-not-apply detail', async (t) => {
   const s = healthySnapshot();

@@ -1,5 +1,6 @@
 import t, { type Test } from 'tap';
 import { rule } from '../../src/rules/PRIVATE_DNS_ZONE_NOT_LINKED.ts';
+import { BICEP_API } from '../../src/rules/support-bicep.ts';
 import type { FindingDraft, RuleResult } from '../../src/rules/rule.ts';
 import type { Snapshot, VnetObs } from '../../src/model/snapshot.ts';
 import {
@@ -45,6 +46,18 @@ function make(mutate: (s: Snapshot) => void): Snapshot {
 
 const undetermined = (r: RuleResult[]) => r.flatMap((x) => (x.status === 'undetermined' ? [x] : []));
 const text = (f: FindingDraft) => JSON.stringify(f);
+const decl = (symbol: string, type: keyof typeof BICEP_API, existing = false) => `resource ${symbol} '${type}@${BICEP_API[type]}'${existing ? ' existing' : ''} = {`;
+/** The Bicep of a zone link: the existing zone and its virtualNetworkLinks child to the VNet. */
+function expectLinkBicep(t: Test, f: FindingDraft, zoneName: string, linkName: string, vnetId: string) {
+  const bicep = f.remediation.bicep;
+  t.match(bicep, `--subscription ${HUB_SUB} -g rg-dns -f fix.bicep`, 'deployed to the zone resource group');
+  t.match(bicep, `${decl('zone', 'Microsoft.Network/privateDnsZones', true)}\n  name: '${zoneName}'`);
+  t.match(
+    bicep,
+    `${decl('link', 'Microsoft.Network/privateDnsZones/virtualNetworkLinks')}\n  parent: zone\n  name: '${linkName}'\n  location: 'global'\n  properties: {\n    registrationEnabled: false\n    virtualNetwork: {\n      id: '${vnetId}'`,
+  );
+  t.match(f.remediation.verify, /then run aml-netdoctor recheck <report\.json>\.$/);
+}
 
 // --- cases ---------------------------------------------------------------------------------------
 
@@ -81,6 +94,9 @@ const cases: Case[] = [
       t.ok(api.subjects?.includes('zone:privatelink.api.azureml.ms'));
       t.ok(api.subjects?.includes(`name:${API_FQDN}`));
       t.equal(api.confidence, 'medium', 'no DNS answer confirms it');
+      expectLinkBicep(t, api, 'privatelink.api.azureml.ms', 'link-vnet-spoke', SPOKE_ID);
+      t.match(api.remediation.verify, /shows a Completed link to vnet-spoke/);
+      expectLinkBicep(t, f[1] as FindingDraft, 'privatelink.notebooks.azure.net', 'link-vnet-spoke', SPOKE_ID);
     },
   },
   {
@@ -111,6 +127,7 @@ const cases: Case[] = [
       t.match(api.explanation, /linked to vnet-spoke, not to vnet-hub/);
       t.ok(api.evidence.some((e) => e.resourceId === HUB_ID && /10\.10\.0\.4/.test(e.observed)), 'evidence names the VNet holding the DNS server');
       t.match(api.remediation.azCli[0], new RegExp(`-n link-vnet-hub -v ${HUB_ID} -e false$`));
+      expectLinkBicep(t, api, 'privatelink.api.azureml.ms', 'link-vnet-hub', HUB_ID);
     },
   },
   {
@@ -162,6 +179,8 @@ const cases: Case[] = [
       t.match(api.remediation.summary, /Wait/);
       t.ok(api.evidence.some((e) => e.resourceId === `${API_ZONE_ID}/virtualNetworkLinks/spoke` && /InProgress/.test(e.observed)));
       t.ok(api.remediation.azCli.some((c) => c.startsWith('az network private-dns link vnet delete') && c.includes('-n spoke')));
+      expectLinkBicep(t, api, 'privatelink.api.azureml.ms', 'spoke', SPOKE_ID);
+      t.match(api.remediation.bicep, /Bicep cannot delete: if the link stays InProgress, delete it with the az command first/);
     },
   },
   {

@@ -30,13 +30,19 @@ t.test('fail (engine): a public-IP compute behind a forced tunnel; the route tab
   t.match(f.remediation.summary, new RegExp(`route create ${SCOPE} -n BatchNodeManagementRoute --address-prefix BatchNodeManagement\\.eastus --next-hop-type Internet`));
   t.match(f.explanation, new RegExp(`ci-alice has a public IP.*default 0\\.0\\.0\\.0/0 -> VirtualAppliance ${FW_IP.replace(/\./g, '\\.')}.*asymmetric routing`));
   t.match(f.evidence[0], { resourceId: RT_ID, property: 'properties.routes[default]' });
+  t.match(f.remediation.bicep, "resource routeTable 'Microsoft.Network/routeTables@2024-05-01' existing = {\n  name: 'rt-compute'\n}");
+  t.match(f.remediation.bicep, "resource azureMLRoute 'Microsoft.Network/routeTables/routes@2024-05-01' = {\n  parent: routeTable\n  name: 'AzureMLRoute'\n  properties: {\n    addressPrefix: 'AzureMachineLearning'\n    nextHopType: 'Internet'\n  }\n}");
+  t.match(f.remediation.bicep, /\/\/ .*BatchNodeManagement\.eastus with next hop Internet/);
+  t.equal(f.remediation.verify, `az network route-table route show ${SCOPE} -n AzureMLRoute --query "[addressPrefix, nextHopType, nextHopIpAddress]" -o tsv should print a line AzureMachineLearning Internet (flow aml-inbound must be allowed after the fix); then run aml-netdoctor recheck <report.json>.`);
   t.same(passes(results), []);
 });
 
 t.test('fail: a route name already taken gets a suffix', async (t) => {
   const s = forcedTunnel();
   routes(s).push({ name: 'AzureMLRoute', addressPrefix: '10.50.0.0/16', nextHopType: 'VnetLocal' });
-  t.match(onlyFinding(rule.check(s)).remediation.azCli[0], / -n AzureMLRoute2 /);
+  const f = onlyFinding(rule.check(s));
+  t.match(f.remediation.azCli[0], / -n AzureMLRoute2 /);
+  t.match(f.remediation.bicep, /name: 'AzureMLRoute2'/);
 });
 
 t.test('pass (engine): an AzureMachineLearning -> Internet route takes the replies out', async (t) => {

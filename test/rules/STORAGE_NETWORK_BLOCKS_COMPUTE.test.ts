@@ -3,12 +3,15 @@ import type { DependencyObs, DependencyPrivateEndpointObs, NetworkAclsObs, Probe
 import type { FlowAnalysis, FlowResult } from '../../src/flows/types.ts';
 import type { FindingDraft } from '../../src/rules/rule.ts';
 import { rule } from '../../src/rules/STORAGE_NETWORK_BLOCKS_COMPUTE.ts';
-import { PE_SUBNET_ID, SPOKE_ID, SUB, SUBNET_ID, WS_ID, healthySnapshot, value } from '../helpers/snapshot.ts';
+import { BICEP_API, type BicepType } from '../../src/rules/support-bicep.ts';
+import { HUB_SUB, PE_SUBNET_ID, SPOKE_ID, SUB, SUBNET_ID, WS_ID, ZONE_RG, healthySnapshot, link, value } from '../helpers/snapshot.ts';
 import { NO_FLOWS, fails, forbidden, passes } from '../helpers/results.ts';
 
 const ST_ID = `/subscriptions/${SUB}/resourceGroups/rg-ml/providers/Microsoft.Storage/storageAccounts/stdemo`;
 const OTHER_VNET = `/subscriptions/${SUB}/resourceGroups/rg-other/providers/Microsoft.Network/virtualNetworks/vnet-other`;
 const check = (s: Snapshot, flows: FlowAnalysis = NO_FLOWS) => rule.check(s, { flows });
+/** The `resource <symbol> '<type>@<api>' = {` lines of a snippet, as `<type>` (with ` existing` when so). */
+const declared = (bicep: string | undefined) => [...(bicep ?? '').matchAll(/^resource \w+ '([^@']+)@([^']+)'( existing)? = \{$/gm)].map((m) => `${m[1]}${m[3] ?? ''}${m[2] === BICEP_API[m[1] as BicepType] ? '' : ` (unexpected api ${m[2]})`}`);
 
 function pe(group: string, subnetId: string, status = 'Approved'): DependencyPrivateEndpointObs {
   const rg = subnetId.split('/')[4] ?? 'rg';
@@ -72,6 +75,21 @@ t.test('fails: Deny with nothing for the compute, even though a resource instanc
   t.match(f.remediation.summary, `az storage account network-rule add --subscription ${SUB} -g rg-ml --account-name stdemo --subnet ${SUBNET_ID}`, 'offers the service-endpoint way');
   t.match(f.remediation.summary, '--service-endpoints Microsoft.Storage');
   t.match(f.remediation.verify, `az storage account show --ids ${ST_ID}`);
+  t.match(f.remediation.verify, `privateEndpointConnections[?ends_with(privateEndpoint.id, '/pe-stdemo-blob')].privateLinkServiceConnectionState.status | [0]`);
+  t.match(f.remediation.verify, /prints Approved, Approved \(one per line\); then run aml-netdoctor recheck <report\.json>\.$/);
+  const bicep = f.remediation.bicep;
+  t.match(bicep, /^\/\/ Deploy to resource group rg-net \(subscription 1{8}-/, 'deployed where the endpoints go: the compute VNet group');
+  t.same(declared(bicep), [
+    'Microsoft.Network/privateEndpoints', 'Microsoft.Network/privateDnsZones existing', 'Microsoft.Network/privateEndpoints/privateDnsZoneGroups',
+    'Microsoft.Network/privateEndpoints', 'Microsoft.Network/privateDnsZones existing', 'Microsoft.Network/privateEndpoints/privateDnsZoneGroups',
+  ], 'blob and file endpoints with zone groups; the account itself is unchanged');
+  t.match(bicep, `name: 'pe-stdemo-blob'`);
+  t.match(bicep, `privateLinkServiceId: '${ST_ID}'`, 'names the real storage account');
+  t.match(bicep, `id: '${SUBNET_ID}'`);
+  t.match(bicep, /groupIds: \[\n\s+'file'\n/);
+  t.match(bicep, `name: 'privatelink.file.core.windows.net'`);
+  t.match(bicep, 'privateDnsZoneId: pe_stdemo_blob_zone.id');
+  t.match(bicep, /privatelink\.blob\.core\.windows\.net was not found/, 'says the zone is assumed');
   t.same(f.flows, ['storage']);
   t.ok(f.subjects?.includes(`subnet:${SUBNET_ID.toLowerCase()}`));
   t.ok(f.evidence.some((e) => e.property === 'properties.networkAcls.defaultAction' && e.observed === 'Deny'));
@@ -86,6 +104,17 @@ t.test('fails: the workspace is shut out (no resource instance rule, no trusted-
   t.same(f?.remediation.azCli, [`az storage account network-rule add --subscription ${SUB} -g rg-ml --account-name stdemo --resource-id ${WS_ID} --tenant-id $(az account show --subscription ${SUB} --query tenantId -o tsv)`]);
   t.match(f?.remediation.summary, `--bypass Logging AzureServices`, 'keeps the existing bypass values');
   t.equal(f?.flows, undefined, 'no compute flow is broken');
+  const bicep = f?.remediation.bicep;
+  t.match(bicep, /^\/\/ Deploy to resource group rg-ml /, 'deployed to the storage account group');
+  t.same(declared(bicep), ['Microsoft.Storage/storageAccounts']);
+  t.match(bicep, `name: 'stdemo'`);
+  t.match(bicep, `sku: {\n    name: 'Standard_LRS'\n  }\n  kind: 'StorageV2'`, 'sku from the snapshot, kind assumed');
+  t.match(bicep, /kind is not read, StorageV2 is assumed/);
+  t.match(bicep, `location: 'eastus'`);
+  t.match(bicep, `bypass: 'Logging'`, 'the bypass is kept as it is');
+  t.match(bicep, `defaultAction: 'Deny'`);
+  t.match(bicep, `resourceAccessRules: [\n        {\n          tenantId: subscription().tenantId\n          resourceId: '${WS_ID}'\n        }\n      ]`);
+  t.equal(f?.remediation.verify, `az storage account show --ids ${ST_ID} --query "networkRuleSet.resourceAccessRules[?ends_with(resourceId, '/workspaces/ws-demo')].resourceId | [0]" -o tsv prints ${WS_ID}; then run aml-netdoctor recheck <report.json>.`);
 });
 
 t.test('passes: approved blob and file endpoints in the peered hub, trusted services bypass', async (t) => {
@@ -112,11 +141,21 @@ t.test('fails with the smallest fix', async (t) => {
     const f = fails(check(s))[0];
     t.match(f?.explanation, /the virtual network rule for snet-compute does not take effect: the subnet lacks the Microsoft.Storage service endpoint/);
     t.same(f?.remediation.azCli, [`az network vnet subnet update --subscription ${SUB} -g rg-net --vnet-name vnet-spoke -n snet-compute --service-endpoints Microsoft.KeyVault Microsoft.Storage`]);
+    t.same(declared(f?.remediation.bicep), ['Microsoft.Network/virtualNetworks existing', 'Microsoft.Network/virtualNetworks/subnets']);
+    t.match(f?.remediation.bicep, /^\/\/ Deploy to resource group rg-net /);
+    t.match(f?.remediation.bicep, `parent: vnet_vnet_spoke\n  name: 'snet-compute'\n  properties: {\n    addressPrefix: '10.20.1.0/24'`, 'the subnet keeps its prefix');
+    t.match(f?.remediation.bicep, /serviceEndpoints: \[\n\s+\{\n\s+service: 'Microsoft.KeyVault'\n\s+\}\n\s+\{\n\s+service: 'Microsoft.Storage'/, 'keeps the other service endpoints');
+    t.match(f?.remediation.verify, `az network vnet subnet show --ids ${SUBNET_ID} --query "serviceEndpoints[?service=='Microsoft.Storage'].provisioningState | [0]" -o tsv prints Succeeded; then run aml-netdoctor recheck`);
   });
   t.test('service endpoint on the subnet without the virtual network rule', async (t) => {
     const s = withStorage(storage({}));
     subnet(s).serviceEndpoints = ['Microsoft.Storage'];
-    t.same(fails(check(s))[0]?.remediation.azCli, [`az storage account network-rule add --subscription ${SUB} -g rg-ml --account-name stdemo --subnet ${SUBNET_ID}`]);
+    const f = fails(check(s))[0];
+    t.same(f?.remediation.azCli, [`az storage account network-rule add --subscription ${SUB} -g rg-ml --account-name stdemo --subnet ${SUBNET_ID}`]);
+    t.same(declared(f?.remediation.bicep), ['Microsoft.Storage/storageAccounts']);
+    t.match(f?.remediation.bicep, `virtualNetworkRules: [\n        {\n          id: '${SUBNET_ID}'\n          action: 'Allow'\n        }\n      ]`);
+    t.match(f?.remediation.bicep, 'resourceAccessRules: []', 'no resource instance rule when the workspace is admitted');
+    t.match(f?.remediation.verify, `networkRuleSet.virtualNetworkRules[?ends_with(virtualNetworkResourceId, '/subnets/snet-compute')].state | [0]" -o tsv prints Succeeded`);
   });
   t.test('a pending file endpoint in the compute VNet is approved, not recreated', async (t) => {
     const s = withStorage(storage({}, [pe('blob', PE_SUBNET_ID), pe('file', SUBNET_ID, 'Pending')]));
@@ -126,7 +165,25 @@ t.test('fails with the smallest fix', async (t) => {
       `az network private-endpoint-connection list --id ${ST_ID} --query "[?contains(properties.privateEndpoint.id, 'pe-st-file')].name" -o tsv`,
       `az network private-endpoint-connection approve --subscription ${SUB} -g rg-ml --resource-name stdemo --type Microsoft.Storage/storageAccounts -n <connection name from the list command> --description "Approved for Azure ML compute"`,
     ]);
+    t.same(declared(f?.remediation.bicep), [], 'an approval has no declaration');
+    t.match(f?.remediation.bicep, /^\/\/ Deploy to resource group rg-ml [^]*Approving the connection of private endpoint pe-st-file on storage account stdemo cannot be expressed in Bicep/);
+    t.match(f?.remediation.verify, `'/pe-st-file')].privateLinkServiceConnectionState.status | [0]" -o tsv prints Approved`);
   });
+});
+
+t.test('bicep: a zone found in another resource group is referenced there; storage and endpoints get a file each', async (t) => {
+  const s = withStorage(storage({ bypass: [] }));
+  const zoneId = `${ZONE_RG}/privatelink.blob.core.windows.net`;
+  value(s.privateDnsZones).zones.push({ id: zoneId, name: 'privatelink.blob.core.windows.net', foundBy: ['subscription-list'], observed: { ok: true, value: { id: zoneId, name: 'privatelink.blob.core.windows.net', subscriptionId: HUB_SUB, resourceGroup: 'rg-dns', aRecords: { ok: true, value: [] }, links: { ok: true, value: [link(zoneId, SPOKE_ID, 'spoke')] } } } });
+  const bicep = fails(check(s))[0]?.remediation.bicep ?? '';
+  t.match(bicep, `resource pe_stdemo_blob_zone 'Microsoft.Network/privateDnsZones@${BICEP_API['Microsoft.Network/privateDnsZones']}' existing = {\n  scope: resourceGroup('${HUB_SUB}', 'rg-dns')\n  name: 'privatelink.blob.core.windows.net'\n}`);
+  t.notMatch(bicep, /privatelink\.blob\.core\.windows\.net was not found/);
+  t.match(bicep, /privatelink\.file\.core\.windows\.net was not found/, 'the file zone is still missing');
+  const files = bicep.split(/^(?=\/\/ Deploy to resource group )/m);
+  t.equal(files.length, 2);
+  t.match(files[0], /^\/\/ Deploy to resource group rg-ml [^]*File 1 of 2[^]*resource account 'Microsoft.Storage\/storageAccounts@/, 'the account (shut out workspace) first');
+  t.match(files[1], /^\/\/ Deploy to resource group rg-net [^]*File 2 of 2[^]*resource pe_stdemo_blob /);
+  t.match(fails(check(s))[0]?.remediation.verify, /prints Approved, Approved, \/subscriptions\/.*\/workspaces\/ws-demo \(one per line\); then run aml-netdoctor recheck/);
 });
 
 t.test('fails: public access disabled ignores the virtual network rule; an endpoint in an unpeered VNet does not count', async (t) => {

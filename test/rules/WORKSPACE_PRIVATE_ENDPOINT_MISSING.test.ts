@@ -1,9 +1,10 @@
 import t from 'tap';
-import type { ProbeError, Snapshot } from '../../src/model/snapshot.ts';
+import type { ProbeError, ProbeId, Snapshot } from '../../src/model/snapshot.ts';
 import type { FindingDraft } from '../../src/rules/rule.ts';
 import { rule } from '../../src/rules/WORKSPACE_PRIVATE_ENDPOINT_MISSING.ts';
 import { API_FQDN, API_ZONE_ID, CERT_FQDN, HUB_ID, NB_ZONE_ID, PE_ID, SPOKE_ID, SUB, SUBNET_ID, WS_ID, healthySnapshot, value } from '../helpers/snapshot.ts';
 import { fails, forbidden, passes } from '../helpers/results.ts';
+import { BICEP_API } from '../../src/rules/support-bicep.ts';
 
 const vnet = (s: Snapshot, id: string) => {
   const e = value(s.networks).vnets.find((v) => v.id === id);
@@ -53,6 +54,16 @@ for (const v of failing) {
     t.ok(f.remediation.azCli.some((c) => c.includes(`dns-zone-group create --subscription ${SUB} -g rg-net --endpoint-name pe-ws-demo-vnet-spoke -n default --private-dns-zone ${API_ZONE_ID} --zone-name api`)));
     t.ok(f.remediation.azCli.some((c) => c.includes(`dns-zone-group add --subscription ${SUB} -g rg-net --endpoint-name pe-ws-demo-vnet-spoke -n default --private-dns-zone ${NB_ZONE_ID} --zone-name notebooks`)));
     t.match(f.remediation.verify, `nslookup ${API_FQDN}`);
+    t.match(f.remediation.verify, /then run aml-netdoctor recheck <report\.json>/);
+    const bicep = f.remediation.bicep;
+    t.match(bicep, `az deployment group create --subscription ${SUB} -g rg-net -f fix.bicep`, 'deploys to the compute VNet resource group');
+    t.match(bicep, `resource pe 'Microsoft.Network/privateEndpoints@${BICEP_API['Microsoft.Network/privateEndpoints']}' = {\n  name: 'pe-ws-demo-vnet-spoke'\n  location: 'eastus'`);
+    t.match(bicep, `resource vnet 'Microsoft.Network/virtualNetworks@${BICEP_API['Microsoft.Network/virtualNetworks']}' existing = {\n  name: 'vnet-spoke'\n}`);
+    t.match(bicep, `parent: vnet\n  name: 'snet-compute'`, 'the compute subnet');
+    t.match(bicep, `privateLinkServiceId: '${WS_ID}'\n          groupIds: [\n            'amlworkspace'\n          ]`);
+    t.match(bicep, `resource zoneGroup 'Microsoft.Network/privateEndpoints/privateDnsZoneGroups@${BICEP_API['Microsoft.Network/privateEndpoints/privateDnsZoneGroups']}' = {\n  parent: pe`);
+    t.match(bicep, `name: 'api'\n        properties: {\n          privateDnsZoneId: '${API_ZONE_ID}'`);
+    t.match(bicep, `name: 'notebooks'\n        properties: {\n          privateDnsZoneId: '${NB_ZONE_ID}'`);
     t.ok(f.subjects?.includes(`name:${API_FQDN}`) && f.subjects.includes(`name:${CERT_FQDN}`), 'subjects name the workspace FQDNs');
     t.equal(f.confidence, 'medium');
   });
@@ -123,3 +134,24 @@ for (const g of gaps) {
     t.ok(rs.some((r) => r.status === 'undetermined' && r.reason === err.error.message), 'reason is the probe error message');
   });
 }
+
+t.test('private DNS zones unreadable: the endpoint is still declared, the zone group is left to the user with a note', async (t) => {
+  const s = healthySnapshot();
+  unpeered(s);
+  s.privateDnsZones = forbidden('private DNS zones');
+  const f = fails(rule.check(s))[0] as FindingDraft;
+  t.match(f.remediation.bicep, "resource pe 'Microsoft.Network/privateEndpoints@");
+  t.notMatch(f.remediation.bicep, /resource zoneGroup/);
+  t.match(f.remediation.bicep, '// The private DNS zones could not be read: add privatelink.api.azureml.ms and privatelink.notebooks.azure.net to a privateDnsZoneGroups child of pe.');
+});
+
+/** The snapshot with only these probes' keys. */
+const only = (s: Snapshot, keys: readonly ProbeId[]): Snapshot => ({ target: s.target, collectedAt: s.collectedAt, ...Object.fromEntries(keys.map((k) => [k, s[k]])) });
+
+t.test('meta.needs: the listed probes give the same results, and each of them is read', async (t) => {
+  const s = healthySnapshot();
+  unpeered(s);
+  const full = rule.check(s);
+  t.same(rule.check(only(s, rule.meta.needs)), full);
+  for (const k of rule.meta.needs) t.notSame(rule.check(only(s, rule.meta.needs.filter((n) => n !== k))), full, `${k} is read`);
+});

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { rules } from '../../src/rules/index.ts';
 import { PLANNED_CODES } from '../../src/rules/docs.ts';
+import { PROBE_IDS } from '../../src/model/snapshot.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const ruleFiles = (await readdir(`${root}src/rules`)).filter((f) => /^[A-Z][A-Z0-9_]+\.ts$/.test(f));
@@ -54,7 +55,31 @@ t.test('docs/rules is generated from the metadata and up to date', async (t) => 
   t.equal(r.status, 0, r.stderr);
 });
 
-t.test('every rule is broken in at least one bundled scenario (top finding or also found)', async (t) => {
+t.test('metadata for recheck and ranking is complete and consistent', async (t) => {
+  const codes = new Set(rules.map((r) => r.meta.code));
+  for (const { meta } of rules) {
+    t.ok(meta.verification.length > 30, `${meta.code} says how to verify the fix`);
+    t.ok(meta.needs.length > 0 && meta.needs.every((n) => (PROBE_IDS as readonly string[]).includes(n)), `${meta.code} names the probes it reads`);
+    for (const a of meta.absorbs ?? []) {
+      t.ok(codes.has(a), `${meta.code} absorbs a known code (${a})`);
+      const absorbed = rules.find((r) => r.meta.code === a)?.meta;
+      t.equal(absorbed?.role, 'cause', `${meta.code} lists only causes in absorbs (symptoms fold without it): ${a}`);
+    }
+  }
+  // The absorbs relation has no cycle, so folding always ends at one root.
+  const next = new Map(rules.map((r) => [r.meta.code, [...(r.meta.absorbs ?? [])]]));
+  const visit = (code: string, path: string[]): string[] | undefined => {
+    if (path.includes(code)) return [...path, code];
+    for (const n of next.get(code) ?? []) {
+      const cycle = visit(n, [...path, code]);
+      if (cycle) return cycle;
+    }
+    return undefined;
+  };
+  for (const code of codes) t.notOk(visit(code, []), `no absorbs cycle through ${code}`);
+});
+
+t.test('every rule is broken in at least one bundled scenario (top finding, folded symptom or also found)', async (t) => {
   const { listScenarios, loadScenario } = await import('../../src/sim/scenario-files.ts');
   const broken = new Set<string>();
   let healthy = 0;
@@ -62,6 +87,7 @@ t.test('every rule is broken in at least one bundled scenario (top finding or al
     const s = await loadScenario(name);
     if (s.expect.topFinding) broken.add(s.expect.topFinding.code);
     else healthy++;
+    for (const c of s.expect.topFinding?.symptoms ?? []) broken.add(c);
     for (const c of s.expect.alsoFinds ?? []) broken.add(c);
   }
   for (const { meta } of rules) t.ok(broken.has(meta.code), `${meta.code} is broken in a scenario`);

@@ -3,6 +3,7 @@
  * unique, references resolve), and together covering every rule of the walking skeleton. Plus the
  * builder's DNS view, which every scenario's `dns` section comes from.
  */
+import { allCodesExpected } from '../helpers/expect.ts';
 import t from 'tap';
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -105,7 +106,7 @@ for (const n of names) scenarios.push(await loadScenario(n));
 
 t.test('the catalogue', async (t) => {
   t.ok(scenarios.length >= 15, `at least 15 scenarios (${scenarios.length})`);
-  const covered = new Set(scenarios.flatMap((s) => [s.expect.topFinding?.code, ...(s.expect.alsoFinds ?? [])]));
+  const covered = new Set(scenarios.flatMap((s) => [...allCodesExpected(s)]));
   for (const code of CODES) t.ok(covered.has(code), `${code} is expected by some scenario`);
   const regions = scenarios.map((s) => normalize(wsResource(s)?.location));
   t.ok(new Set(regions).size >= 12, `regions differ across scenarios (${new Set(regions).size} distinct)`);
