@@ -1,5 +1,5 @@
 /**
- * npm run demo [-- <scenario> [--json]]: diagnoses a bundled broken scenario end to end, with no
+ * npm run demo [-- <scenario> [--format text|json|markdown|sarif|html] [--output <file>]]: diagnoses a bundled broken scenario end to end, with no
  * Azure account. Starts the simulated ARM (HTTPS on 127.0.0.1 with its own CA) and the simulated
  * DNS server in this process, runs the real probes (real Azure SDK clients, real DNS queries)
  * and prints the report.
@@ -9,14 +9,23 @@ import { pino } from 'pino';
 import { createAzureClients, staticTokenCredential } from '../src/azure/clients.ts';
 import { diagnose } from '../src/diagnose.ts';
 import { exitCodeOf } from '../src/report/build.ts';
-import { renderText } from '../src/report/render-text.ts';
+import { FORMATS, isFormat, renderReport } from '../src/report/render.ts';
+import { writeFile } from 'node:fs/promises';
 import { startArmSimulator } from '../src/sim/arm-server.ts';
 import { startDnsServer } from '../src/sim/dns-server.ts';
 import { listScenarios, loadScenario } from '../src/sim/scenario-files.ts';
 
 const DEFAULT_SCENARIO = 'zone-not-linked-hub-spoke';
 
-const { values, positionals } = parseArgs({ allowPositionals: true, options: { json: { type: 'boolean' }, list: { type: 'boolean' } } });
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: { json: { type: 'boolean' }, list: { type: 'boolean' }, format: { type: 'string', short: 'f' }, output: { type: 'string', short: 'o' } },
+});
+const format = values.json ? 'json' : (values.format ?? 'text');
+if (!isFormat(format)) {
+  console.error(`--format: '${format}' is not one of ${FORMATS.join(', ')}`);
+  process.exit(2);
+}
 if (values.list) {
   for (const name of await listScenarios()) {
     const s = await loadScenario(name);
@@ -39,6 +48,7 @@ try {
       workspaceId: scenario.target.workspaceId,
       ...(scenario.target.computeName ? { computeName: scenario.target.computeName } : {}),
       subscriptions: scenario.target.subscriptions ?? [],
+      ...(scenario.target.vantageVmId ? { vantageVmId: scenario.target.vantageVmId } : {}),
     },
     {
       cloud,
@@ -52,7 +62,11 @@ try {
     AbortSignal.timeout(120_000),
   );
   process.stderr.write('\n');
-  process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : renderText(report));
+  const text = renderReport(report, format);
+  if (values.output) {
+    await writeFile(values.output, text);
+    process.stderr.write(`report written to ${values.output}\n`);
+  } else process.stdout.write(text);
   process.stderr.write(
     `\n(aml-netdoctor diagnose would exit ${exitCodeOf(report)}. Other scenarios: npm run demo -- --list; npm run demo -- <name>)\n`,
   );

@@ -9,6 +9,30 @@ import { Type } from 'typebox';
 import { ArmIdError, isVantageId, parseWorkspaceId } from '../model/arm-id.ts';
 import type { DiagnoseFn } from '../diagnose.ts';
 import { HttpProblem, problemResponses } from '../errors.ts';
+import { FORMATS, MEDIA_TYPES, renderReport, type Format } from '../report/render.ts';
+import { rules } from '../rules/index.ts';
+
+const CODES = rules.map((r) => r.meta.code);
+
+export const DiagnoseQuery = Type.Object(
+  {
+    format: Type.Optional(
+      Type.Enum([...FORMATS], {
+        description: 'Report format; overrides the Accept header. json (the Report schema), markdown, sarif (SARIF 2.1.0), html (a self-contained page), text.',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+/** Media types in the order the server prefers them when the client accepts several equally. */
+const NEGOTIABLE: Array<[string, Format]> = [
+  ['application/json', 'json'],
+  ['application/sarif+json', 'sarif'],
+  ['text/html', 'html'],
+  ['text/markdown', 'markdown'],
+  ['text/plain', 'text'],
+];
 
 export const DiagnoseBody = Type.Object(
   {
@@ -39,6 +63,10 @@ export const DiagnoseBody = Type.Object(
         description:
           'ARM id of a VM (or its NIC) in the compute subnet. Its effective routes, effective NSGs and Network Watcher next hops stand for the compute (Azure ML nodes cannot be read). Default: the first readable VM NIC found in the subnet.',
       }),
+    ),
+    minTier: Type.Optional(Type.Enum([1, 2, 3], { description: 'Report only findings of this tier or more severe: 1 = what breaks sign-in, 2 = also jobs and images, 3 = everything (default).' })),
+    exclude: Type.Optional(
+      Type.Array(Type.String({ pattern: '^[A-Za-z_]+$', maxLength: 64 }), { maxItems: 64, uniqueItems: true, description: 'Finding codes whose rules are not run.' }),
     ),
   },
   { additionalProperties: false },
@@ -71,9 +99,19 @@ export default async function diagnoses(instance: FastifyInstance, opts: Diagnos
         description: 'Explains why compute on a network-isolated Azure ML workspace falls back to device login. Answers the ranked report.',
         tags: ['diagnoses'],
         body: DiagnoseBody,
+        querystring: DiagnoseQuery,
         response: {
-          200: Type.Ref('Report', { description: 'The ranked report.' }),
-          ...problemResponses(400, 413, 415, 500, 503),
+          200: {
+            description: 'The ranked report, in the format asked for by `?format=` or the Accept header (default JSON).',
+            content: {
+              'application/json': { schema: Type.Ref('Report') },
+              'application/sarif+json': { schema: Type.String({ description: 'SARIF 2.1.0 log.' }) },
+              'text/html': { schema: Type.String({ description: 'A self-contained HTML page.' }) },
+              'text/markdown': { schema: Type.String({ description: 'Markdown for a ticket.' }) },
+              'text/plain': { schema: Type.String({ description: 'The terminal rendering.' }) },
+            },
+          },
+          ...problemResponses(400, 406, 413, 415, 500, 503),
         },
       },
     },
@@ -89,6 +127,15 @@ export default async function diagnoses(instance: FastifyInstance, opts: Diagnos
         const message = `'${vantage}' is not the ARM id of a virtual machine or network interface`;
         throw new HttpProblem(400, `vantageVmId: ${message}`, [{ field: '/vantageVmId', message }]);
       }
+      const unknown = (request.body.exclude ?? []).map((c, i) => ({ c, i })).filter(({ c }) => !CODES.includes(c.toUpperCase()));
+      if (unknown.length) {
+        throw new HttpProblem(
+          400,
+          `exclude: ${unknown.map(({ c }) => `'${c}'`).join(', ')} ${unknown.length === 1 ? 'is not a finding code' : 'are not finding codes'}; see GET /docs or 'aml-netdoctor rules'`,
+          unknown.map(({ c, i }) => ({ field: `/exclude/${i}`, message: `'${c}' is not a finding code` })),
+        );
+      }
+      const format = request.query.format ?? negotiate(request.accepts().type(NEGOTIABLE.map(([m]) => m)));
       const controller = new AbortController();
       const onClose = () => {
         if (!reply.raw.writableFinished) controller.abort(CLIENT_GONE);
@@ -96,7 +143,10 @@ export default async function diagnoses(instance: FastifyInstance, opts: Diagnos
       reply.raw.on('close', onClose);
       inFlight.add(controller);
       try {
-        return await opts.diagnose(request.body, controller.signal);
+        const { minTier, exclude, ...target } = request.body;
+        const report = await opts.diagnose(target, controller.signal, { ...(minTier !== undefined ? { minTier } : {}), ...(exclude ? { exclude } : {}) });
+        if (format === 'json') return report;
+        return reply.type(`${MEDIA_TYPES[format]}; charset=utf-8`).send(renderReport(report, format));
       } catch (err) {
         if (controller.signal.reason === SHUTTING_DOWN) throw new HttpProblem(503, 'The server is shutting down; retry the request.');
         if (controller.signal.reason === CLIENT_GONE) {
@@ -110,4 +160,13 @@ export default async function diagnoses(instance: FastifyInstance, opts: Diagnos
       }
     },
   );
+}
+
+/** The format for what `request.accepts().type(...)` chose; false (nothing acceptable) is a 406. */
+function negotiate(chosen: string | false | string[]): Format {
+  const hit = NEGOTIABLE.find(([m]) => m === chosen);
+  if (!hit) {
+    throw new HttpProblem(406, `None of the Accept header's media types can be produced. Available: ${NEGOTIABLE.map(([m]) => m).join(', ')} (or use ?format=${FORMATS.join('|')}).`);
+  }
+  return hit[1];
 }
