@@ -3,7 +3,9 @@
  * Exit codes: 0 no blocking finding, 1 blocking finding (tier 1 or 2), 2 bad usage or input,
  * 3 could not complete (no credential, evidence incomplete).
  */
-import { writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, writeFile } from 'node:fs/promises';
+import { dirname, resolve as resolvePath } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { pino, type Logger } from 'pino';
 import { createAzureClients, credentialFromEnv } from './azure/clients.ts';
@@ -11,9 +13,13 @@ import { toProbeError } from './azure/errors.ts';
 import { ArmIdError, isGuid, isVantageId, parseWorkspaceId } from './model/arm-id.ts';
 import { CLOUD_NAMES, CLOUDS, isCloudName, type CloudName } from './model/cloud.ts';
 import { LOG_LEVELS, parseDnsServer, parseDnsServerList } from './config.ts';
-import { diagnose, type ProgressEvent } from './diagnose.ts';
+import { diagnose, type DiagnoseDeps, type ProgressEvent } from './diagnose.ts';
 import { exitCodeOf } from './report/build.ts';
-import { renderText } from './report/render-text.ts';
+import { FORMATS, isFormat, renderReport, type Format } from './report/render.ts';
+import { recheckExitCode, renderRecheckText } from './report/recheck.ts';
+import { readReportFile, recheck, ReportFileError } from './recheck.ts';
+import type { Report, Tier } from './report/schema.ts';
+import { rulePage } from './rules/docs.ts';
 import { rules } from './rules/index.ts';
 import { TOOL } from './version.ts';
 
@@ -74,25 +80,136 @@ function progressPrinter(io: CliIo): ((e: ProgressEvent) => void) | undefined {
   };
 }
 
-interface DiagnoseOpts {
+/** Options every command that reads Azure shares (diagnose, recheck). */
+interface AzureOpts {
+  dnsServer: string[];
+  armEndpoint?: string;
+  cloud?: string;
+  format?: string;
+  output?: string;
+  softFail?: boolean;
+  timeout: string;
+  dnsTimeout: string;
+  logLevel: string;
+}
+
+interface DiagnoseOpts extends AzureOpts {
   workspace: string;
   compute?: string;
   subscription: string[];
   vantageVm?: string;
-  dnsServer: string[];
-  armEndpoint?: string;
-  cloud?: string;
-  format?: 'json' | 'text';
-  output?: string;
-  timeout: string;
-  dnsTimeout: string;
-  logLevel: string;
+  minTier?: string;
+  exclude: string[];
 }
 
 function positiveInt(flag: string, value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n <= 0) throw new UsageError(`${flag}: '${value}' is not a positive whole number of milliseconds`);
   return n;
+}
+
+/** Parses a --format value; the default is text on a terminal, json otherwise. */
+export function formatArg(value: string | undefined, io: CliIo, allowed: readonly string[] = FORMATS): Format {
+  const format = value ?? (io.stdout.isTTY ? 'text' : 'json');
+  if (!isFormat(format) || !allowed.includes(format)) throw new UsageError(`--format: '${format}' is not one of ${allowed.join(', ')}`);
+  return format;
+}
+
+function minTierArg(value: string | undefined): Tier | undefined {
+  if (value === undefined) return undefined;
+  if (value !== '1' && value !== '2' && value !== '3') {
+    throw new UsageError(`--min-tier: '${value}' is not 1, 2 or 3 (1 = only what breaks sign-in, 2 = also what breaks jobs and images, 3 = everything)`);
+  }
+  return Number(value) as Tier;
+}
+
+/** --exclude takes codes, repeated or comma-separated; each must be a known rule code. */
+function excludeArg(values: string[]): string[] {
+  const codes = values.flatMap((v) => v.split(',')).map((c) => c.trim().toUpperCase()).filter(Boolean);
+  const known = new Set(rules.map((r) => r.meta.code));
+  for (const c of codes) if (!known.has(c)) throw new UsageError(`--exclude: '${c}' is not a finding code. Run 'aml-netdoctor rules' to list them.`);
+  return [...new Set(codes)];
+}
+
+/** The exit code with --soft-fail: findings (1) do not fail the run; usage (2) and incomplete (3) still do. */
+export function softened(code: number, softFail: boolean | undefined): number {
+  return softFail && code === 1 ? 0 : code;
+}
+
+export interface AzureSession {
+  deps: DiagnoseDeps;
+  signal: AbortSignal;
+  close(): void;
+}
+
+/**
+ * Validates the shared options, signs in and builds the Azure clients. Returns an exit code (3)
+ * when no credential can get a token, after saying how to sign in.
+ */
+export async function openAzureSession(opts: AzureOpts, io: CliIo, defaults: { cloud?: string; dnsServers?: string[] } = {}): Promise<AzureSession | 3> {
+  const cloudName = opts.cloud ?? io.env.NETDOCTOR_CLOUD ?? defaults.cloud ?? 'AzureCloud';
+  if (!isCloudName(cloudName)) throw new UsageError(`--cloud: '${cloudName}' is not one of ${CLOUD_NAMES.join(', ')}`);
+  const cloud: CloudName = cloudName;
+  const armEndpoint = opts.armEndpoint ?? (io.env.NETDOCTOR_ARM_ENDPOINT ? armEndpointArg(io.env.NETDOCTOR_ARM_ENDPOINT) : undefined);
+  const fromEnv = dnsServersFromEnv(io.env.NETDOCTOR_DNS_SERVERS);
+  const dnsServers = opts.dnsServer.length ? opts.dnsServer : fromEnv.length ? fromEnv : (defaults.dnsServers ?? []);
+  const timeoutMs = positiveInt('--timeout', opts.timeout);
+  const dnsTimeoutMs = positiveInt('--dns-timeout', opts.dnsTimeout);
+  if (!(LOG_LEVELS as readonly string[]).includes(opts.logLevel)) throw new UsageError(`--log-level: '${opts.logLevel}' is not one of ${LOG_LEVELS.join(', ')}`);
+  const lroPoll = io.env.NETDOCTOR_LRO_POLL_MS;
+  const lroPollIntervalMs = lroPoll ? positiveInt('NETDOCTOR_LRO_POLL_MS', lroPoll) : undefined;
+
+  const log = makeLogger(opts.logLevel, io);
+  const credential = credentialFromEnv(io.env);
+  const scope = `${CLOUDS[cloud].armAudience}/.default`;
+  try {
+    const token = await credential.getToken(scope);
+    if (!token) throw new Error('the credential returned no token');
+  } catch (err) {
+    io.stderr.write(
+      `aml-netdoctor: no Azure credential could get a token for ${scope} (${toProbeError(err, 'signing in').message}).\n` +
+        `Sign in with 'az login' (and 'az account set --subscription <id>'), or set NETDOCTOR_ACCESS_TOKEN to the output of\n` +
+        `  az account get-access-token --resource ${CLOUDS[cloud].armAudience} --query accessToken -o tsv\n`,
+    );
+    return 3;
+  }
+  const azure = createAzureClients({ cloud, ...(armEndpoint ? { armEndpoint } : {}), credential, timeoutMs, ...(lroPollIntervalMs ? { lroPollIntervalMs } : {}) });
+  const controller = new AbortController();
+  const onSignal = () => controller.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const onProgress = progressPrinter(io);
+  return {
+    deps: { cloud, azure, dns: { servers: dnsServers, timeoutMs: dnsTimeoutMs, tries: 2 }, log, ...(onProgress ? { onProgress } : {}) },
+    signal: controller.signal,
+    close() {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    },
+  };
+}
+
+/** Fails before the (long) diagnosis when --output cannot be written. */
+async function checkOutput(output: string | undefined): Promise<void> {
+  if (!output) return;
+  try {
+    await access(dirname(resolvePath(output)), constants.W_OK);
+  } catch (err) {
+    throw new UsageError(`--output: cannot write '${output}' (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+}
+
+async function emit(text: string, output: string | undefined, io: CliIo): Promise<void> {
+  if (!output) {
+    io.stdout.write(text);
+    return;
+  }
+  try {
+    await writeFile(output, text);
+  } catch (err) {
+    throw new UsageError(`--output: cannot write '${output}' (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+  if (io.stderr.isTTY) io.stderr.write(`report written to ${output}\n`);
 }
 
 async function runDiagnose(opts: DiagnoseOpts, io: CliIo): Promise<number> {
@@ -111,38 +228,12 @@ async function runDiagnose(opts: DiagnoseOpts, io: CliIo): Promise<number> {
   if (opts.compute !== undefined && !/^[A-Za-z][A-Za-z0-9-]{1,23}$/.test(opts.compute)) {
     throw new UsageError(`--compute: '${opts.compute}' is not an Azure ML compute name (2-24 letters, digits or hyphens, starting with a letter)`);
   }
-  const cloudName = opts.cloud ?? io.env.NETDOCTOR_CLOUD ?? 'AzureCloud';
-  if (!isCloudName(cloudName)) throw new UsageError(`--cloud: '${cloudName}' is not one of ${CLOUD_NAMES.join(', ')}`);
-  const cloud: CloudName = cloudName;
-  const armEndpoint = opts.armEndpoint ?? (io.env.NETDOCTOR_ARM_ENDPOINT ? armEndpointArg(io.env.NETDOCTOR_ARM_ENDPOINT) : undefined);
-  const dnsServers = opts.dnsServer.length ? opts.dnsServer : dnsServersFromEnv(io.env.NETDOCTOR_DNS_SERVERS);
-  const timeoutMs = positiveInt('--timeout', opts.timeout);
-  const dnsTimeoutMs = positiveInt('--dns-timeout', opts.dnsTimeout);
-  if (!(LOG_LEVELS as readonly string[]).includes(opts.logLevel)) throw new UsageError(`--log-level: '${opts.logLevel}' is not one of ${LOG_LEVELS.join(', ')}`);
-  const format = opts.format ?? (io.stdout.isTTY ? 'text' : 'json');
-
-  const log = makeLogger(opts.logLevel, io);
-  const credential = credentialFromEnv(io.env);
-  const scope = `${CLOUDS[cloud].armAudience}/.default`;
-  try {
-    const token = await credential.getToken(scope);
-    if (!token) throw new Error('the credential returned no token');
-  } catch (err) {
-    io.stderr.write(
-      `aml-netdoctor: no Azure credential could get a token for ${scope} (${toProbeError(err, 'signing in').message}).\n` +
-        `Sign in with 'az login' (and 'az account set --subscription <id>'), or set NETDOCTOR_ACCESS_TOKEN to the output of\n` +
-        `  az account get-access-token --resource ${CLOUDS[cloud].armAudience} --query accessToken -o tsv\n`,
-    );
-    return 3;
-  }
-  const lroPoll = io.env.NETDOCTOR_LRO_POLL_MS;
-  const lroPollIntervalMs = lroPoll ? positiveInt('NETDOCTOR_LRO_POLL_MS', lroPoll) : undefined;
-  const azure = createAzureClients({ cloud, ...(armEndpoint ? { armEndpoint } : {}), credential, timeoutMs, ...(lroPollIntervalMs ? { lroPollIntervalMs } : {}) });
-  const controller = new AbortController();
-  const onSignal = () => controller.abort();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  const onProgress = progressPrinter(io);
+  const format = formatArg(opts.format, io);
+  const minTier = minTierArg(opts.minTier);
+  const exclude = excludeArg(opts.exclude);
+  await checkOutput(opts.output);
+  const session = await openAzureSession(opts, io);
+  if (session === 3) return 3;
   try {
     const report = await diagnose(
       {
@@ -151,16 +242,38 @@ async function runDiagnose(opts: DiagnoseOpts, io: CliIo): Promise<number> {
         subscriptions: opts.subscription,
         ...(opts.vantageVm ? { vantageVmId: opts.vantageVm } : {}),
       },
-      { cloud, azure, dns: { servers: dnsServers, timeoutMs: dnsTimeoutMs, tries: 2 }, log, ...(onProgress ? { onProgress } : {}) },
-      controller.signal,
+      session.deps,
+      session.signal,
+      { ...(minTier !== undefined ? { minTier } : {}), exclude },
     );
-    const text = format === 'json' ? `${JSON.stringify(report, null, 2)}\n` : renderText(report);
-    if (opts.output) await writeFile(opts.output, text);
-    else io.stdout.write(text);
-    return exitCodeOf(report);
+    await emit(renderReport(report, format), opts.output, io);
+    return softened(exitCodeOf(report), opts.softFail);
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    session.close();
+  }
+}
+
+interface RecheckOpts extends AzureOpts {}
+
+async function runRecheck(file: string, opts: RecheckOpts, io: CliIo): Promise<number> {
+  const format = formatArg(opts.format, io, ['text', 'json']);
+  await checkOutput(opts.output);
+  let previous: Report;
+  try {
+    previous = await readReportFile(file);
+  } catch (err) {
+    if (err instanceof ReportFileError) throw new UsageError(`recheck: ${err.message}`);
+    throw err;
+  }
+  // Recheck asks the same cloud and resolvers as the diagnosis did, unless told otherwise.
+  const session = await openAzureSession(opts, io, { ...(previous.scope.cloud ? { cloud: previous.scope.cloud } : {}), ...(previous.scope.dnsServers ? { dnsServers: previous.scope.dnsServers } : {}) });
+  if (session === 3) return 3;
+  try {
+    const result = await recheck(previous, session.deps, session.signal);
+    await emit(format === 'json' ? `${JSON.stringify(result, null, 2)}\n` : renderRecheckText(result), opts.output, io);
+    return softened(recheckExitCode(result), opts.softFail);
+  } finally {
+    session.close();
   }
 }
 
@@ -168,13 +281,12 @@ function runRulesCommand(code: string | undefined, io: CliIo): number {
   if (code) {
     const rule = rules.find((r) => r.meta.code === code.toUpperCase());
     if (!rule) throw new UsageError(`rules: unknown code '${code}'. Run 'aml-netdoctor rules' to list them.`);
-    const m = rule.meta;
-    io.stdout.write(
-      `${m.code} (tier ${m.tier}, ${m.severity}, ${m.role})\n${m.title}\n\n${m.description}\n\nWhy it matters: ${m.impact}\n\nFix: ${m.resolution}\n\nFlows: ${m.flows.join(', ')}\nReferences: ${m.references.join(', ')}\nDocs: docs/rules/${m.code}.md\n`,
-    );
+    io.stdout.write(rulePage(rule));
     return 0;
   }
-  for (const r of rules) io.stdout.write(`${r.meta.code.padEnd(42)} tier ${r.meta.tier}  ${r.meta.title}\n`);
+  io.stdout.write(`${'CODE'.padEnd(42)} TIER  TITLE\n`);
+  for (const r of rules) io.stdout.write(`${r.meta.code.padEnd(42)} ${String(r.meta.tier).padEnd(5)} ${r.meta.title}\n`);
+  io.stdout.write(`\nRun 'aml-netdoctor rules <CODE>' for what a code means, why it causes the prompt, how to fix and verify it.\n`);
   return 0;
 }
 
@@ -206,8 +318,13 @@ export function buildProgram(io: CliIo, setExit: (code: number) => void): Comman
     .option('--dns-server <ip[:port]>', 'resolve names through this DNS server (repeatable; default: NETDOCTOR_DNS_SERVERS, else the system resolver). Use the resolver your compute uses.', (v: string, prev: string[]) => collectValues(parseDnsServerArg(v), prev), [])
     .option('--arm-endpoint <url>', 'ARM endpoint (default: NETDOCTOR_ARM_ENDPOINT, else the cloud\'s)', armEndpointArg)
     .addOption(new Option('--cloud <name>', 'Azure cloud (default: NETDOCTOR_CLOUD, else AzureCloud)').choices([...CLOUD_NAMES]))
-    .addOption(new Option('-f, --format <format>', 'report format (default: text on a terminal, json otherwise)').choices(['json', 'text']))
+    .addOption(
+      new Option('-f, --format <format>', 'report format: text, json (the schema in openapi.yaml), markdown (for a ticket), sarif (2.1.0, for code scanning), html (a self-contained page) (default: text on a terminal, json otherwise)').choices([...FORMATS]),
+    )
     .option('-o, --output <file>', 'write the report to a file instead of stdout')
+    .addOption(new Option('--min-tier <tier>', 'report only findings of this tier or more severe: 1 = what breaks sign-in, 2 = also jobs and images, 3 = everything (default)').choices(['1', '2', '3']))
+    .option('--exclude <codes>', 'do not run these rules (comma-separated or repeated finding codes)', collectValues, [])
+    .option('--soft-fail', 'exit 0 even when blocking findings are found (usage errors and incomplete evidence still fail)')
     .option('--timeout <ms>', 'timeout per ARM call, retries included', '60000')
     .option('--dns-timeout <ms>', 'timeout per DNS query', '3000')
     .option('--log-level <level>', `log level on stderr (${LOG_LEVELS.join(', ')})`, io.env.LOG_LEVEL ?? 'warn')
@@ -223,20 +340,56 @@ actions Microsoft.Network/networkInterfaces/effectiveRouteTable/action,
 .../effectiveNetworkSecurityGroups/action and networkWatchers/nextHop/action.
 
 Exit codes: 0 no blocking finding, 1 a blocking finding (tier 1 or 2), 2 bad usage, 3 could not
-complete (no credential, or evidence missing so no verdict can be given).
+complete (no credential, or evidence missing so no verdict can be given). --soft-fail turns 1 into 0.
+
+Reading the report: the first finding is the most likely cause of the device-login prompt; findings
+it explains are folded into it as symptoms; every finding has az commands, a Bicep snippet and a
+verification step. After fixing, 'aml-netdoctor recheck report.json' re-runs only what the
+findings need and says, per finding, fixed or still failing.
 
 Examples:
   aml-netdoctor diagnose -w /subscriptions/<sub>/resourceGroups/rg-ml/providers/Microsoft.MachineLearningServices/workspaces/ws1 -c ci-alice
-  aml-netdoctor diagnose -w <id> -s <hub-subscription> --dns-server 10.0.0.4 --format json > report.json`,
+  aml-netdoctor diagnose -w <id> -s <hub-subscription> --dns-server 10.0.0.4 -f json -o report.json
+  aml-netdoctor diagnose -w <id> --min-tier 1 --exclude COMPUTE_SSO_DISABLED -f sarif -o aml.sarif --soft-fail
+  aml-netdoctor diagnose -w <id> -f html -o report.html`,
     )
     .action(async (opts: DiagnoseOpts) => {
       setExit(await runDiagnose(opts, io));
     });
 
   program
+    .command('recheck')
+    .argument('<report.json>', 'a report written by diagnose --format json')
+    .description(
+      "Check whether a report's findings are fixed: re-runs only the probes behind its findings (with the same workspace, compute, subscriptions and vantage VM) and says, per finding, fixed, still failing or undetermined.",
+    )
+    .option('--dns-server <ip[:port]>', "resolve names through this DNS server (repeatable; default: NETDOCTOR_DNS_SERVERS, else the report's resolvers)", (v: string, prev: string[]) => collectValues(parseDnsServerArg(v), prev), [])
+    .option('--arm-endpoint <url>', 'ARM endpoint (default: NETDOCTOR_ARM_ENDPOINT, else the cloud\'s)', armEndpointArg)
+    .addOption(new Option('--cloud <name>', "Azure cloud (default: NETDOCTOR_CLOUD, else the report's)").choices([...CLOUD_NAMES]))
+    .addOption(new Option('-f, --format <format>', 'output format (default: text on a terminal, json otherwise)').choices(['text', 'json']))
+    .option('-o, --output <file>', 'write the result to a file instead of stdout')
+    .option('--soft-fail', 'exit 0 even when findings are still failing')
+    .option('--timeout <ms>', 'timeout per ARM call, retries included', '60000')
+    .option('--dns-timeout <ms>', 'timeout per DNS query', '3000')
+    .option('--log-level <level>', `log level on stderr (${LOG_LEVELS.join(', ')})`, io.env.LOG_LEVEL ?? 'warn')
+    .addHelpText(
+      'after',
+      `
+Exit codes as for diagnose: 0 every finding fixed, 1 a blocking finding still failing (or a new one),
+2 bad usage or an unreadable report, 3 evidence could not be read again (undetermined, never "fixed").
+
+Example:
+  aml-netdoctor diagnose -w <id> -f json -o report.json   # before the fix
+  aml-netdoctor recheck report.json                         # after it`,
+    )
+    .action(async (file: string, opts: RecheckOpts) => {
+      setExit(await runRecheck(file, opts, io));
+    });
+
+  program
     .command('rules')
     .argument('[code]', 'a finding code, e.g. PRIVATE_DNS_ZONE_NOT_LINKED')
-    .description('List the rules (finding codes) or show one.')
+    .description('List the rules (finding codes), or show one: what it means, why it causes the prompt, how to fix and verify it.')
     .action((code: string | undefined) => {
       setExit(runRulesCommand(code, io));
     });

@@ -9,7 +9,7 @@ import type { AzureClients } from './azure/clients.ts';
 import type { DnsSettings } from '../probes/probe.ts';
 import { collect } from './collect.ts';
 import { rules } from './rules/index.ts';
-import { buildReport } from './report/build.ts';
+import { buildReport, type ReportOptions } from './report/build.ts';
 import type { Report } from './report/schema.ts';
 
 export interface DiagnoseRequest {
@@ -20,7 +20,7 @@ export interface DiagnoseRequest {
   vantageVmId?: string;
 }
 
-export type DiagnoseFn = (req: DiagnoseRequest, signal: AbortSignal) => Promise<Report>;
+export type DiagnoseFn = (req: DiagnoseRequest, signal: AbortSignal, options?: ReportOptions) => Promise<Report>;
 
 export interface ProgressEvent {
   probe: ProbeId;
@@ -51,7 +51,7 @@ export function targetOf(req: DiagnoseRequest, deps: Pick<DiagnoseDeps, 'cloud' 
   };
 }
 
-export async function diagnose(req: DiagnoseRequest, deps: DiagnoseDeps, signal: AbortSignal): Promise<Report> {
+export async function diagnose(req: DiagnoseRequest, deps: DiagnoseDeps, signal: AbortSignal, options: ReportOptions = {}): Promise<Report> {
   const target = targetOf(req, deps);
   const log = deps.log.child({ workspace: target.workspaceId });
   const snapshot = await collect(
@@ -59,9 +59,9 @@ export async function diagnose(req: DiagnoseRequest, deps: DiagnoseDeps, signal:
     { cloud: CLOUDS[deps.cloud], azure: deps.azure, dns: deps.dns, log, signal },
     deps.onProgress ? { onProgress: deps.onProgress } : {},
   );
-  return buildReport(snapshot, rules);
+  return buildReport(snapshot, rules, options);
 }
 
 export function createDiagnose(deps: DiagnoseDeps): DiagnoseFn {
-  return (req, signal) => diagnose(req, deps, signal);
+  return (req, signal, options) => diagnose(req, deps, signal, options);
 }

@@ -23,6 +23,10 @@ const bad: Array<[string, string[], RegExp]> = [
   ['bad timeout', ['diagnose', '--workspace', WS, '--timeout', '-5'], /--timeout/],
   ['unknown command', ['diagnoze'], /unknown command 'diagnoze'/],
   ['unknown rule code', ['rules', 'NOPE'], /unknown code 'NOPE'/],
+  ['tier out of range', ['diagnose', '--workspace', WS, '--min-tier', '4'], /--min-tier/],
+  ['unknown code to exclude', ['diagnose', '--workspace', WS, '--exclude', 'COMPUTE_SSO_DISABLED,NOT_A_CODE'], /--exclude: 'NOT_A_CODE' is not a finding code/],
+  ['recheck without a report', ['recheck'], /missing required argument 'report.json'/],
+  ['recheck in a format it does not produce', ['recheck', 'r.json', '--format', 'sarif'], /--format/],
 ];
 
 for (const [name, argv, message] of bad) {
@@ -57,8 +61,18 @@ t.test('rules lists every code and shows one', async (t) => {
   t.match(io.out(), /COMPUTE_SSO_DISABLED/);
   const one = captureIo();
   t.equal(await main(['rules', 'private_dns_zone_not_linked'], one), 0);
-  t.match(one.out(), /PRIVATE_DNS_ZONE_NOT_LINKED \(tier 1/);
-  t.match(one.out(), /Docs: docs\/rules\/PRIVATE_DNS_ZONE_NOT_LINKED\.md/);
+  // The same page as docs/rules/<CODE>.md: meaning, why, fix, verification, sources.
+  for (const heading of ['# PRIVATE_DNS_ZONE_NOT_LINKED', 'Tier 1', '## What it means', '## Why it matters', '## How to fix it', '## How to verify the fix', '## References']) t.match(one.out(), heading);
+});
+
+t.test('--help lists the formats and operator flags, and recheck has its own help', async (t) => {
+  const io = captureIo();
+  t.equal(await main(['diagnose', '--help'], io), 0);
+  for (const s of ['markdown', 'sarif', 'html', '--min-tier', '--exclude', '--soft-fail', '--output', 'recheck']) t.match(io.out(), s);
+  const re = captureIo();
+  t.equal(await main(['recheck', '--help'], re), 0);
+  t.match(re.out(), /re-runs only the probes behind its findings/);
+  t.match(re.out(), /Exit codes/);
 });
 
 t.test('no credential: exit 3 and says how to sign in', async (t) => {
