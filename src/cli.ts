@@ -290,6 +290,14 @@ function runRulesCommand(code: string | undefined, io: CliIo): number {
   return 0;
 }
 
+/** The options every command that reads Azure has last: timeouts and logging. */
+function withRunOptions(command: Command, io: CliIo): Command {
+  return command
+    .option('--timeout <ms>', 'timeout per ARM call, retries included', '60000')
+    .option('--dns-timeout <ms>', 'timeout per DNS query', '3000')
+    .option('--log-level <level>', `log level on stderr (${LOG_LEVELS.join(', ')})`, io.env.LOG_LEVEL ?? 'warn');
+}
+
 export function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
   const program = new Command();
   program
@@ -303,7 +311,7 @@ export function buildProgram(io: CliIo, setExit: (code: number) => void): Comman
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
     .exitOverride();
 
-  program
+  const diagnoseCmd = program
     .command('diagnose')
     .description(
       'Diagnose a workspace: read its private-link, DNS and network configuration through ARM, resolve its names live, trace every flow the compute needs (routes, NSGs, firewall, peering, egress, dependencies) and rank the causes.',
@@ -324,10 +332,8 @@ export function buildProgram(io: CliIo, setExit: (code: number) => void): Comman
     .option('-o, --output <file>', 'write the report to a file instead of stdout')
     .addOption(new Option('--min-tier <tier>', 'report only findings of this tier or more severe: 1 = what breaks sign-in, 2 = also jobs and images, 3 = everything (default)').choices(['1', '2', '3']))
     .option('--exclude <codes>', 'do not run these rules (comma-separated or repeated finding codes)', collectValues, [])
-    .option('--soft-fail', 'exit 0 even when blocking findings are found (usage errors and incomplete evidence still fail)')
-    .option('--timeout <ms>', 'timeout per ARM call, retries included', '60000')
-    .option('--dns-timeout <ms>', 'timeout per DNS query', '3000')
-    .option('--log-level <level>', `log level on stderr (${LOG_LEVELS.join(', ')})`, io.env.LOG_LEVEL ?? 'warn')
+    .option('--soft-fail', 'exit 0 even when blocking findings are found (usage errors and incomplete evidence still fail)');
+  withRunOptions(diagnoseCmd, io)
     .addHelpText(
       'after',
       `
@@ -357,7 +363,7 @@ Examples:
       setExit(await runDiagnose(opts, io));
     });
 
-  program
+  const recheckCmd = program
     .command('recheck')
     .argument('<report.json>', 'a report written by diagnose --format json')
     .description(
@@ -368,10 +374,8 @@ Examples:
     .addOption(new Option('--cloud <name>', "Azure cloud (default: NETDOCTOR_CLOUD, else the report's)").choices([...CLOUD_NAMES]))
     .addOption(new Option('-f, --format <format>', 'output format (default: text on a terminal, json otherwise)').choices(['text', 'json']))
     .option('-o, --output <file>', 'write the result to a file instead of stdout')
-    .option('--soft-fail', 'exit 0 even when findings are still failing')
-    .option('--timeout <ms>', 'timeout per ARM call, retries included', '60000')
-    .option('--dns-timeout <ms>', 'timeout per DNS query', '3000')
-    .option('--log-level <level>', `log level on stderr (${LOG_LEVELS.join(', ')})`, io.env.LOG_LEVEL ?? 'warn')
+    .option('--soft-fail', 'exit 0 even when findings are still failing');
+  withRunOptions(recheckCmd, io)
     .addHelpText(
       'after',
       `

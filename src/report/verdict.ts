@@ -67,7 +67,7 @@ export function verdictOf(input: VerdictInput): Verdict {
       nextSteps: [
         `Apply the fix for ${top.code} on ${nameOf(top.resourceId)}: ${top.remediation.azCli[0] ?? top.remediation.summary}`,
         `Verify: ${top.remediation.verify}`,
-        'Then run `aml-netdoctor recheck <this report.json>` to confirm each finding is fixed.',
+        ...(/aml-netdoctor recheck/.test(top.remediation.verify) ? [] : ['Then run `aml-netdoctor recheck <this report.json>` to confirm each finding is fixed.']),
       ],
     };
   }

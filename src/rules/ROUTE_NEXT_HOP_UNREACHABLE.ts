@@ -9,7 +9,7 @@ import type { PeeringObs, Snapshot } from '../model/snapshot.ts';
 import { cidrContains } from '../model/ip.ts';
 import type { Evidence, Remediation } from '../report/schema.ts';
 import { FLOW_NEEDS, type FindingDraft, type FlowId, type Rule, type RuleContext, type RuleResult } from './rule.ts';
-import { bicepResource } from './support-bicep.ts';
+import { bicepResource, peeringDeclarations } from './support-bicep.ts';
 import {
   clause,
   confidenceOf,
@@ -52,29 +52,7 @@ const isRouteTable = (id: string | undefined) => !!id && /\/routeTables\//i.test
 
 /** One side of a peering as it must be: access (and, for an appliance path, forwarded traffic) on, other settings as read. */
 function peeringBicep(s: Snapshot, fromVnetId: string, name: string, remoteId: string, p: PeeringObs | undefined, forwarded: boolean, note: string): string {
-  return snippetIn(
-    s,
-    [fromVnetId],
-    [
-      bicepResource({ symbol: 'vnet', type: 'Microsoft.Network/virtualNetworks', name: nameOf(fromVnetId), existing: true }),
-      bicepResource({
-        symbol: 'peering',
-        type: 'Microsoft.Network/virtualNetworks/virtualNetworkPeerings',
-        name,
-        parent: 'vnet',
-        body: {
-          properties: {
-            remoteVirtualNetwork: { id: remoteId },
-            allowVirtualNetworkAccess: true,
-            allowForwardedTraffic: forwarded || (p?.allowForwardedTraffic ?? false),
-            allowGatewayTransit: p?.allowGatewayTransit ?? false,
-            useRemoteGateways: p?.useRemoteGateways ?? false,
-          },
-        },
-      }),
-    ],
-    note,
-  );
+  return snippetIn(s, [fromVnetId], peeringDeclarations(nameOf(fromVnetId), name, remoteId, p, forwarded), note);
 }
 
 function peeringOf(s: Snapshot, peeringId: string): PeeringObs | undefined {

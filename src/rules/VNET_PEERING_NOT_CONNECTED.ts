@@ -28,7 +28,7 @@ import {
   type WorkspaceScope,
 } from './support.ts';
 import { workspaceNameSubjects } from './support-endpoints.ts';
-import { bicepResource, bicepSnippet } from './support-bicep.ts';
+import { bicepSnippet, peeringDeclarations } from './support-bicep.ts';
 
 const CODE = 'VNET_PEERING_NOT_CONNECTED';
 
@@ -128,28 +128,7 @@ function sideBicep(from: { id: string; name: string }, toId: string, p: PeeringO
   const notes = [`${label}: peering ${name} (${from.name} -> ${nameOf(toId)}). Save as its own file.`];
   if (state === 'disconnected') notes.push(`It is Disconnected, which never recovers: delete it first (az network vnet peering delete ${azScope(from.id)} -n ${name} --vnet-name ${from.name}).`);
   if (extraNote) notes.push(extraNote);
-  return bicepSnippet(
-    from.id,
-    [
-      bicepResource({ symbol: 'vnet', type: 'Microsoft.Network/virtualNetworks', name: from.name, existing: true }),
-      bicepResource({
-        symbol: 'peering',
-        type: 'Microsoft.Network/virtualNetworks/virtualNetworkPeerings',
-        name,
-        parent: 'vnet',
-        body: {
-          properties: {
-            remoteVirtualNetwork: { id: toId },
-            allowVirtualNetworkAccess: true,
-            allowForwardedTraffic: p?.allowForwardedTraffic ?? false,
-            allowGatewayTransit: p?.allowGatewayTransit ?? false,
-            useRemoteGateways: p?.useRemoteGateways ?? false,
-          },
-        },
-      }),
-    ],
-    notes.join('\n'),
-  );
+  return bicepSnippet(from.id, peeringDeclarations(from.name, name, toId, p), notes.join('\n'));
 }
 
 function finding(scope: WorkspaceScope, g: ComputeVnetGroup, p: Pair): FindingDraft {

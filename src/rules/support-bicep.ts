@@ -132,3 +132,36 @@ export function bicepSnippet(deployTo: string, declarations: string[], note?: st
   ];
   return `${[...header, ...declarations.flatMap((d, i) => (i === 0 ? [d] : ['', d]))].join('\n')}\n`;
 }
+
+/** The peering settings a redeploy must keep (a declaration that left them out would switch them off). */
+export interface ObservedPeering {
+  allowForwardedTraffic?: boolean;
+  allowGatewayTransit?: boolean;
+  useRemoteGateways?: boolean;
+}
+
+/**
+ * One side of a VNet peering as it must be: an `existing` VNet and its peering child with access
+ * allowed and the remote VNet set; forwarding on when `forwarded` (an appliance path needs it),
+ * otherwise as observed, and the gateway settings as observed.
+ */
+export function peeringDeclarations(fromVnetName: string, peeringName: string, remoteVnetId: string, observed: ObservedPeering | undefined, forwarded = false): string[] {
+  return [
+    bicepResource({ symbol: 'vnet', type: 'Microsoft.Network/virtualNetworks', name: fromVnetName, existing: true }),
+    bicepResource({
+      symbol: 'peering',
+      type: 'Microsoft.Network/virtualNetworks/virtualNetworkPeerings',
+      name: peeringName,
+      parent: 'vnet',
+      body: {
+        properties: {
+          remoteVirtualNetwork: { id: remoteVnetId },
+          allowVirtualNetworkAccess: true,
+          allowForwardedTraffic: forwarded || (observed?.allowForwardedTraffic ?? false),
+          allowGatewayTransit: observed?.allowGatewayTransit ?? false,
+          useRemoteGateways: observed?.useRemoteGateways ?? false,
+        },
+      },
+    }),
+  ];
+}

@@ -26,7 +26,8 @@ t.test('the document describes the diagnoses API', async (t) => {
   t.same(post?.responses['200']?.content?.['application/json']?.schema, { $ref: '#/components/schemas/Report' });
   t.same(post?.responses['400']?.content?.['application/problem+json']?.schema, { $ref: '#/components/schemas/Problem' });
   const body = post?.requestBody?.content['application/json']?.schema;
-  t.same(Object.keys(body?.properties ?? {}).sort(), ['computeName', 'subscriptions', 'vantageVmId', 'workspaceId'], 'the caller names the target only (no endpoints, resolvers or credentials)');
+  t.same(Object.keys(body?.properties ?? {}).sort(), ['computeName', 'exclude', 'minTier', 'subscriptions', 'vantageVmId', 'workspaceId'], 'the caller names the target and the filters only (no endpoints, resolvers or credentials)');
+  t.same(Object.keys(post?.responses['200']?.content ?? {}).sort(), ['application/json', 'application/sarif+json', 'text/html', 'text/markdown', 'text/plain'], 'every report format is documented');
   t.equal(body?.additionalProperties, false);
   t.ok(doc.paths['/healthz']?.get, 'GET /healthz');
 });

@@ -109,5 +109,10 @@ t.test('the report carries its scope so recheck can repeat it', async (t) => {
   const s = clone(healthySnapshot());
   s.target = { ...s.target, subscriptions: ['22222222-2222-2222-2222-222222222222'], vantageVmId: '/subscriptions/x/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm1' };
   const report = buildReport(s, [passing('A')]);
-  t.same(report.scope, { subscriptions: ['22222222-2222-2222-2222-222222222222'], vantageVmId: '/subscriptions/x/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm1' });
+  t.match(report.scope, {
+    subscriptions: ['22222222-2222-2222-2222-222222222222'],
+    vantageVmId: '/subscriptions/x/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm1',
+    cloud: s.target.cloud,
+    dnsServers: s.target.dnsServers,
+  });
 });

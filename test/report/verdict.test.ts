@@ -23,6 +23,7 @@ t.test('a DNS cause: compute -> name -> the public answer -> the unlinked zone -
   t.match(v.summary, /also explains DNS_RESOLVES_PUBLIC_ADDRESS/);
   t.match(v.nextSteps[0], /az network private-dns link vnet create/);
   t.match(v.nextSteps.at(-1), /aml-netdoctor recheck/);
+  t.equal(v.nextSteps.filter((n) => /aml-netdoctor recheck/.test(n)).length, 1, 'recheck is said once');
   t.ok(v.assumptions.some((a) => /computed from configuration/.test(a)), `assumptions: ${v.assumptions.join(' | ')}`);
 });
 
