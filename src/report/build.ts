@@ -4,7 +4,7 @@
  */
 import { nameOf } from '../model/arm-id.ts';
 import type { Snapshot } from '../model/snapshot.ts';
-import type { Rule, RuleContext, RuleResult } from '../rules/rule.ts';
+import type { FindingDraft, Rule, RuleContext, RuleResult } from '../rules/rule.ts';
 import { analyzeFlows } from '../flows/analyze.ts';
 import type { FlowAnalysis } from '../flows/types.ts';
 import { TOOL } from '../version.ts';
@@ -46,6 +46,19 @@ export function runRules(snapshot: Snapshot, rules: readonly Rule[], context: Ru
   });
 }
 
+/**
+ * The flows a finding breaks: those its rule names, else the traced flows that are not allowed and
+ * go to a name the finding is about (`name:<fqdn>` subjects), e.g. the workspace API flow a DNS
+ * finding breaks at its dns hop.
+ */
+function flowsOf(f: FindingDraft, analysis: FlowAnalysis): { flows?: string[] } {
+  if (f.flows?.length) return { flows: [...new Set(f.flows)] };
+  const names = (f.subjects ?? []).filter((x) => x.startsWith('name:')).map((x) => x.slice(5).toLowerCase());
+  if (names.length === 0) return {};
+  const hit = analysis.flows.filter((fl) => fl.verdict !== 'allowed' && names.some((n) => fl.destination.toLowerCase().split(/[\s(]/)[0] === n)).map((fl) => fl.id);
+  return hit.length ? { flows: [...new Set(hit)] } : {};
+}
+
 export function buildReport(snapshot: Snapshot, allRules: readonly Rule[], options: ReportOptions = {}): Report {
   const exclude = [...new Set((options.exclude ?? []).map((c) => c.toUpperCase()))].sort();
   const rules = allRules.filter((r) => !exclude.includes(r.meta.code));
@@ -85,7 +98,7 @@ export function buildReport(snapshot: Snapshot, allRules: readonly Rule[], optio
           role: meta.role,
           subjects: f.subjects ?? [],
           ...(meta.absorbs?.length ? { absorbs: meta.absorbs } : {}),
-          ...(f.flows?.length ? { flows: [...new Set(f.flows)] } : {}),
+          ...flowsOf(f, analysis),
           order,
         });
       } else if (r.status === 'undetermined') {

@@ -21,6 +21,8 @@ t.test('a DNS cause: compute -> name -> the public answer -> the unlinked zone -
   t.match(v.summary, /→/, 'the summary tells the chain');
   t.match(v.summary, r.findings[0]?.resourceId ?? '', 'the summary names the blamed resource id');
   t.match(v.summary, /also explains DNS_RESOLVES_PUBLIC_ADDRESS/);
+  t.same(r.findings[0]?.flows, ['workspace-api', 'workspace-cert'], 'a DNS finding breaks the flows to its names');
+  t.match(r.findings[0]?.rankReason, /auth path: breaks workspace-api, workspace-cert/);
   t.match(v.nextSteps[0], /az network private-dns link vnet create/);
   t.match(v.nextSteps.at(-1), /aml-netdoctor recheck/);
   t.equal(v.nextSteps.filter((n) => /aml-netdoctor recheck/.test(n)).length, 1, 'recheck is said once');
