@@ -5,10 +5,10 @@
  * customers' Azure estates. Statuses always carry a text label, never colour alone.
  * Pure and deterministic: the same report gives the same bytes.
  */
+import { createHash } from 'node:crypto';
 import { nameOf } from '../model/arm-id.ts';
 import type { ChainStep, CoverageItem, Evidence, Finding, Flow, FlowHop, FlowVerdict, Report, Symptom, Tier, VerdictStatus } from './schema.ts';
 
-export const HTML_CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:";
 
 const ENTITIES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 
@@ -399,3 +399,9 @@ const SCRIPT = `
   });
 })();
 `;
+
+/**
+ * Nothing can be loaded, and only the page's own script runs: it is allowed by its hash, so even
+ * markup that slipped past escaping could not execute a script.
+ */
+export const HTML_CSP = `default-src 'none'; style-src 'unsafe-inline'; script-src 'sha256-${createHash('sha256').update(SCRIPT).digest('base64')}'; img-src data:`;

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import t from 'tap';
 import { HTML_CSP, renderHtml, VERDICT_LABEL } from '../../src/report/render-html.ts';
 import type { Report } from '../../src/report/schema.ts';
@@ -158,7 +159,9 @@ t.test('a page of its own: doctype, charset, CSP, a title with workspace and ver
   t.ok(html.startsWith('<!doctype html>\n<html lang="en">'));
   t.match(html, '<meta charset="utf-8">');
   t.match(html, `<meta http-equiv="Content-Security-Policy" content="${HTML_CSP.replaceAll("'", '&#39;')}">`);
-  t.equal(HTML_CSP, "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:");
+  t.match(HTML_CSP, /^default-src 'none'; style-src 'unsafe-inline'; script-src 'sha256-[A-Za-z0-9+/]{43}='; img-src data:$/, 'only the page\'s own script, by hash, may run');
+  const script = /<script>([\s\S]*?)<\/script>/.exec(html)?.[1] ?? '';
+  t.ok(HTML_CSP.includes(`'sha256-${createHash('sha256').update(script).digest('base64')}'`), 'the hash is the hash of the script in the page');
   const title = /<title>([^<]*)<\/title>/.exec(html)?.[1] ?? '';
   t.match(title, `ws ${ESCAPED_SCRIPT}`, 'the workspace name, escaped');
   t.match(title, VERDICT_LABEL['cause-found']);
