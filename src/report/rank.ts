@@ -127,8 +127,14 @@ function toSymptom(f: RankInput): Symptom {
 }
 
 function rankReason(f: RankInput, symptoms: Symptom[], corroboratedBy: string[] | undefined, ownConfidence: Confidence): string {
-  const auth = (f.flows ?? []).filter((id) => (AUTH_PATH as readonly string[]).includes(id));
-  const tier = f.tier === 1 && auth.length ? `tier 1 (auth path: breaks ${auth.join(', ')})` : `tier ${f.tier} (${TIER_TEXT[f.tier]})`;
+  const flows = f.flows ?? [];
+  const auth = flows.filter((id) => (AUTH_PATH as readonly string[]).includes(id));
+  const tier =
+    f.tier === 1 && auth.length
+      ? `tier 1 (auth path: breaks ${auth.join(', ')})`
+      : f.tier === 1 && flows.length
+        ? `tier 1 by its rule (breaks ${flows.join(', ')}, off the auth path)`
+        : `tier ${f.tier} (${TIER_TEXT[f.tier]})`;
   const confidence = corroboratedBy
     ? `${CONFIDENCE_TEXT[ownConfidence]}, corroborated live by ${corroboratedBy.join(', ')}`
     : CONFIDENCE_TEXT[f.confidence];

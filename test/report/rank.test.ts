@@ -83,6 +83,15 @@ t.test('within a tier and confidence, the earlier auth-path flow comes first (wo
   t.match(ranked[0]?.rankReason, /auth path: breaks workspace-api, workspace-cert/);
 });
 
+t.test('a tier 1 finding that breaks only flows off the auth path says so, and ranks after the auth path', async (t) => {
+  const ranked = rankFindings([
+    input('PRIVATE_DNS_ZONE_NOT_LINKED', { order: 6, flows: ['notebooks'], resourceId: '/zones/nb' }),
+    input('PRIVATE_DNS_ZONE_NOT_LINKED', { order: 6, flows: ['workspace-api'], resourceId: '/zones/z-api' }),
+  ]);
+  t.same(ranked.map((f) => f.resourceId), ['/zones/z-api', '/zones/nb']);
+  t.match(ranked[1]?.rankReason, /^tier 1 by its rule \(breaks notebooks, off the auth path\)/);
+});
+
 t.test('ties break by resource id, and any input order gives the same ranks', async (t) => {
   const a = rankFindings([input('X', { resourceId: '/b' }), input('X', { resourceId: '/A' })]);
   const b = rankFindings([input('X', { resourceId: '/A' }), input('X', { resourceId: '/b' })]);
