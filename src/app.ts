@@ -32,11 +32,27 @@ import {
 } from './report/schema.ts';
 import { TOOL } from './version.ts';
 import healthz from './routes/healthz.ts';
+import metricsRoute from './routes/metrics.ts';
+import { createMetrics, type ServiceMetrics } from './service/metrics.ts';
+import { registerRequestIds } from './service/request-id.ts';
 import diagnoses from './routes/diagnoses.ts';
+import schedules, { Schedule, WorkspaceHealth } from './routes/schedules.ts';
+import type { Store } from './store/store.ts';
+import { DiagnosisAccepted } from './routes/runs.ts';
+import { DiagnosisRun, ProbeProgress, RunStatus, type DiagnosisRuns } from './service/runs.ts';
 
 export interface AppOptions {
   config: Config;
   diagnose: DiagnoseFn;
+  /**
+   * The registry GET /metrics serves, shared with the diagnose function and the ARM clients that
+   * record into it; a fresh one (process metrics only) when absent. Unused with NETDOCTOR_METRICS=off.
+   */
+  metrics?: ServiceMetrics;
+  /** Where diagnosis runs live; default in memory (src/service/runs.ts). */
+  runs?: DiagnosisRuns;
+  /** Schedules and health history; without a store the /v1/schedules and health routes are absent. */
+  store?: Store;
 }
 
 /** Shared models, in dependency order; each becomes `#/components/schemas/<$id>`. */
@@ -61,6 +77,12 @@ const SHARED_SCHEMAS = [
   RecheckStatus,
   RecheckResult,
   Problem,
+  RunStatus,
+  ProbeProgress,
+  DiagnosisRun,
+  DiagnosisAccepted,
+  Schedule,
+  WorkspaceHealth,
 ];
 
 /**
@@ -89,6 +111,7 @@ export default async function app(fastify: FastifyInstance, opts: AppOptions): P
       },
       tags: [
         { name: 'diagnoses', description: 'Workspace diagnoses' },
+        { name: 'schedules', description: 'Scheduled health checks, history and drift notifications' },
         { name: 'service', description: 'Service health' },
       ],
     },
@@ -97,11 +120,20 @@ export default async function app(fastify: FastifyInstance, opts: AppOptions): P
   });
   for (const schema of SHARED_SCHEMAS) fastify.addSchema(toSharedSchema(schema) as Record<string, unknown>);
   registerErrorHandlers(fastify);
+  // Request ids (x-request-id in and out, on every log line): src/service/request-id.ts.
+  registerRequestIds(fastify);
   // Accept-header negotiation for the report formats (request.accepts()).
   await fastify.register(accepts);
 
   await fastify.register(healthz);
-  await fastify.register(diagnoses, { diagnose: opts.diagnose });
+  if (opts.config.NETDOCTOR_METRICS !== 'off') await fastify.register(metricsRoute, { registry: (opts.metrics ?? createMetrics()).registry });
+  await fastify.register(diagnoses, {
+    diagnose: opts.diagnose,
+    syncBudgetMs: opts.config.NETDOCTOR_SYNC_BUDGET_MS,
+    retainMs: opts.config.NETDOCTOR_RUN_RETENTION_MS,
+    ...(opts.runs ? { runs: opts.runs } : {}),
+  });
+  if (opts.store) await fastify.register(schedules, { store: opts.store });
   fastify.log.debug({ cloud: opts.config.NETDOCTOR_CLOUD, armEndpoint: opts.config.NETDOCTOR_ARM_ENDPOINT }, 'app registered');
 }
 

@@ -18,6 +18,7 @@ import { exitCodeOf } from './report/build.ts';
 import { FORMATS, isFormat, renderReport, type Format } from './report/render.ts';
 import { recheckExitCode, renderRecheckText } from './report/recheck.ts';
 import { readReportFile, recheck, ReportFileError } from './recheck.ts';
+import { diagnoseRemotely, RemoteError } from './remote.ts';
 import type { Report, Tier } from './report/schema.ts';
 import { rulePage } from './rules/docs.ts';
 import { rules } from './rules/index.ts';
@@ -100,6 +101,7 @@ interface DiagnoseOpts extends AzureOpts {
   vantageVm?: string;
   minTier?: string;
   exclude: string[];
+  server?: string;
 }
 
 function positiveInt(flag: string, value: string): number {
@@ -232,6 +234,7 @@ async function runDiagnose(opts: DiagnoseOpts, io: CliIo): Promise<number> {
   const minTier = minTierArg(opts.minTier);
   const exclude = excludeArg(opts.exclude);
   await checkOutput(opts.output);
+  if (opts.server !== undefined) return runRemoteDiagnose(opts.server, opts, format, { ...(minTier !== undefined ? { minTier } : {}), exclude }, io);
   const session = await openAzureSession(opts, io);
   if (session === 3) return 3;
   try {
@@ -250,6 +253,45 @@ async function runDiagnose(opts: DiagnoseOpts, io: CliIo): Promise<number> {
     return softened(exitCodeOf(report), opts.softFail);
   } finally {
     session.close();
+  }
+}
+
+function serverArg(value: string): string {
+  const url = URL.canParse(value) ? new URL(value) : undefined;
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) throw new UsageError(`--server: '${value}' is not an http(s) URL (example: http://127.0.0.1:3000)`);
+  return url.href;
+}
+
+/** diagnose --server: the service runs the diagnosis with its own Azure access; progress and report as locally. */
+async function runRemoteDiagnose(server: string, opts: DiagnoseOpts, format: Format, options: { minTier?: Tier; exclude: string[] }, io: CliIo): Promise<number> {
+  const local = [opts.dnsServer.length ? '--dns-server' : '', opts.armEndpoint ? '--arm-endpoint' : '', opts.cloud ? '--cloud' : ''].filter(Boolean);
+  if (local.length) throw new UsageError(`--server: ${local.join(', ')} ${local.length === 1 ? 'is' : 'are'} the server's configuration and cannot be combined with --server`);
+  const controller = new AbortController();
+  const onSignal = () => controller.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    const report = await diagnoseRemotely({
+      server,
+      request: {
+        workspaceId: opts.workspace,
+        ...(opts.compute ? { computeName: opts.compute } : {}),
+        subscriptions: opts.subscription,
+        ...(opts.vantageVm ? { vantageVmId: opts.vantageVm } : {}),
+      },
+      options,
+      onProgress: progressPrinter(io),
+      signal: controller.signal,
+    });
+    await emit(renderReport(report, format), opts.output, io);
+    return softened(exitCodeOf(report), opts.softFail);
+  } catch (err) {
+    if (!(err instanceof RemoteError)) throw err;
+    io.stderr.write(`aml-netdoctor: ${err.message}\n`);
+    return err.exitCode;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
   }
 }
 
@@ -332,7 +374,8 @@ export function buildProgram(io: CliIo, setExit: (code: number) => void): Comman
     .option('-o, --output <file>', 'write the report to a file instead of stdout')
     .addOption(new Option('--min-tier <tier>', 'report only findings of this tier or more severe: 1 = what breaks sign-in, 2 = also jobs and images, 3 = everything (default)').choices(['1', '2', '3']))
     .option('--exclude <codes>', 'do not run these rules (comma-separated or repeated finding codes)', collectValues, [])
-    .option('--soft-fail', 'exit 0 even when blocking findings are found (usage errors and incomplete evidence still fail)');
+    .option('--soft-fail', 'exit 0 even when blocking findings are found (usage errors and incomplete evidence still fail)')
+    .option('--server <url>', 'run the diagnosis on an aml-netdoctor service (e.g. http://127.0.0.1:3000) with its Azure access, following its progress; the report and exit code are as for a local run', serverArg);
   withRunOptions(diagnoseCmd, io)
     .addHelpText(
       'after',
@@ -357,7 +400,8 @@ Examples:
   aml-netdoctor diagnose -w /subscriptions/<sub>/resourceGroups/rg-ml/providers/Microsoft.MachineLearningServices/workspaces/ws1 -c ci-alice
   aml-netdoctor diagnose -w <id> -s <hub-subscription> --dns-server 10.0.0.4 -f json -o report.json
   aml-netdoctor diagnose -w <id> --min-tier 1 --exclude COMPUTE_SSO_DISABLED -f sarif -o aml.sarif --soft-fail
-  aml-netdoctor diagnose -w <id> -f html -o report.html`,
+  aml-netdoctor diagnose -w <id> -f html -o report.html
+  aml-netdoctor diagnose -w <id> --server http://netdoctor.internal:3000`,
     )
     .action(async (opts: DiagnoseOpts) => {
       setExit(await runDiagnose(opts, io));

@@ -32,6 +32,33 @@ export const Config = Type.Object(
       default: 2_000,
       description: 'Polling interval of long-running ARM operations (effective routes, effective NSGs, next hop) when ARM gives no Retry-After.',
     }),
+    NETDOCTOR_SYNC_BUDGET_MS: Type.Integer({
+      minimum: 0,
+      maximum: 3_600_000,
+      default: 30_000,
+      description:
+        'How long POST /v1/diagnoses waits for a diagnosis before answering 202 Accepted with a Location to poll instead of the report (0 = always asynchronous).',
+    }),
+    NETDOCTOR_RUN_RETENTION_MS: Type.Integer({ minimum: 1, maximum: 604_800_000, default: 3_600_000, description: 'How long a finished diagnosis (status, progress, report) stays readable at GET /v1/diagnoses/{id}.' }),
+    NETDOCTOR_METRICS: Type.Optional(Type.Enum(['on', 'off'], { description: 'GET /metrics (Prometheus): on (default) or off.' })),
+    NETDOCTOR_ARM_READS_PER_SECOND: Type.Optional(
+      Type.Number({
+        exclusiveMinimum: 0,
+        maximum: 10_000,
+        description: "ARM requests per second per subscription (token bucket refill). Default 25, ARM's documented subscription read rate.",
+      }),
+    ),
+    NETDOCTOR_DB_PATH: Type.String({
+      minLength: 1,
+      default: 'aml-netdoctor.sqlite',
+      description: "SQLite file holding schedules, runs, health history and webhook deliveries (':memory:' keeps nothing across restarts).",
+    }),
+    NETDOCTOR_SCHEDULER: Type.Enum(['on', 'off'], { default: 'on', description: 'Run due scheduled health checks in this process (off: serve the API only).' }),
+    NETDOCTOR_SCHEDULER_TICK_MS: Type.Integer({ minimum: 100, maximum: 3_600_000, default: 5_000, description: 'How often the scheduler looks for due schedules.' }),
+    NETDOCTOR_HISTORY_RETENTION_DAYS: Type.Integer({ minimum: 1, maximum: 3650, default: 90, description: 'Runs, health history and deliveries older than this are deleted (schedules never are).' }),
+    NETDOCTOR_ARM_BURST: Type.Optional(
+      Type.Integer({ minimum: 1, maximum: 100_000, description: "ARM requests per subscription allowed at once after a quiet period (token bucket size). Default 250, ARM's documented read bucket." }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -122,6 +149,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     } else if (schema.type === 'integer') {
       // Strict: digits only, so '1e3' or '0x10' are reported rather than silently converted.
       raw[key] = /^\d+$/.test(value) ? Number(value) : value;
+    } else if (schema.type === 'number') {
+      raw[key] = /^\d+(\.\d+)?$/.test(value) ? Number(value) : value;
     } else {
       raw[key] = value;
     }

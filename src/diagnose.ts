@@ -10,7 +10,7 @@ import type { DnsSettings } from '../probes/probe.ts';
 import { collect } from './collect.ts';
 import { rules } from './rules/index.ts';
 import { buildReport, type ReportOptions } from './report/build.ts';
-import type { Report } from './report/schema.ts';
+import type { Finding, Report, VerdictStatus } from './report/schema.ts';
 
 export interface DiagnoseRequest {
   workspaceId: string;
@@ -20,7 +20,8 @@ export interface DiagnoseRequest {
   vantageVmId?: string;
 }
 
-export type DiagnoseFn = (req: DiagnoseRequest, signal: AbortSignal, options?: ReportOptions) => Promise<Report>;
+/** `onProgress` receives this diagnosis's probe events (in addition to the deps' listener, if any). */
+export type DiagnoseFn = (req: DiagnoseRequest, signal: AbortSignal, options?: ReportOptions, onProgress?: (e: ProgressEvent) => void) => Promise<Report>;
 
 export interface ProgressEvent {
   probe: ProbeId;
@@ -36,6 +37,18 @@ export interface DiagnoseDeps {
   dns: DnsSettings;
   log: Logger;
   onProgress?: (e: ProgressEvent) => void;
+  /** Counts diagnoses, probe latencies and findings (the service's /metrics); the CLI passes none. */
+  metrics?: DiagnoseMetrics;
+}
+
+/** How a diagnosis ended: its verdict, or an error, or cancelled through its signal. */
+export type DiagnosisOutcome = VerdictStatus | 'error' | 'cancelled';
+
+/** The metrics a diagnosis records, kept this small so callers need no metrics library. */
+export interface DiagnoseMetrics {
+  probeDone(probe: ProbeId, ok: boolean, ms: number): void;
+  /** `findings` are those of the report (none unless the diagnosis completed). */
+  diagnosisDone(outcome: DiagnosisOutcome, findings: ReadonlyArray<Pick<Finding, 'code' | 'tier'>>): void;
 }
 
 export function targetOf(req: DiagnoseRequest, deps: Pick<DiagnoseDeps, 'cloud' | 'dns'>): Target {
@@ -52,6 +65,25 @@ export function targetOf(req: DiagnoseRequest, deps: Pick<DiagnoseDeps, 'cloud' 
 }
 
 export async function diagnose(req: DiagnoseRequest, deps: DiagnoseDeps, signal: AbortSignal, options: ReportOptions = {}): Promise<Report> {
+  const metrics = deps.metrics;
+  if (!metrics) return run(req, deps, signal, options);
+  const onProbeDone = (e: ProgressEvent) => {
+    if (e.phase === 'done') metrics.probeDone(e.probe, e.ok === true, e.ms ?? 0);
+  };
+  let report: Report;
+  try {
+    report = await run(req, { ...deps, onProgress: both(deps.onProgress, onProbeDone) }, signal, options);
+  } catch (err) {
+    metrics.diagnosisDone(signal.aborted ? 'cancelled' : 'error', []);
+    throw err;
+  }
+  // Probes turn an abort into failed observations, so a cancelled run still ends with a report.
+  if (signal.aborted) metrics.diagnosisDone('cancelled', []);
+  else metrics.diagnosisDone(report.verdict.status, report.findings);
+  return report;
+}
+
+async function run(req: DiagnoseRequest, deps: DiagnoseDeps, signal: AbortSignal, options: ReportOptions): Promise<Report> {
   const target = targetOf(req, deps);
   const log = deps.log.child({ workspace: target.workspaceId });
   const snapshot = await collect(
@@ -63,5 +95,13 @@ export async function diagnose(req: DiagnoseRequest, deps: DiagnoseDeps, signal:
 }
 
 export function createDiagnose(deps: DiagnoseDeps): DiagnoseFn {
-  return (req, signal, options) => diagnose(req, deps, signal, options);
+  return (req, signal, options, onProgress) => diagnose(req, onProgress ? { ...deps, onProgress: both(deps.onProgress, onProgress) } : deps, signal, options);
+}
+
+function both(first: ((e: ProgressEvent) => void) | undefined, second: (e: ProgressEvent) => void): (e: ProgressEvent) => void {
+  if (!first) return second;
+  return (e) => {
+    first(e);
+    second(e);
+  };
 }

@@ -10,6 +10,14 @@ import app from './app.ts';
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import { createAzureClients, credentialFromEnv } from './azure/clients.ts';
 import { createDiagnose } from './diagnose.ts';
+import { ArmThrottle } from './azure/throttle.ts';
+import { createMetrics } from './service/metrics.ts';
+import { requestIdMixin, requestIdOptions } from './service/request-id.ts';
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { Scheduler } from './service/scheduler.ts';
+import { openSqliteStore } from './store/sqlite.ts';
+import type { Store } from './store/store.ts';
 
 /** Anything that may carry a credential; pino's wildcards match one level, so list the usual depths. */
 const REDACT = [
@@ -50,7 +58,14 @@ function readConfig(): Config {
 }
 
 const config = readConfig();
-const log = pino({ level: config.LOG_LEVEL, redact: { paths: REDACT, censor: '[redacted]' } });
+// The mixin puts the request id on lines of the diagnosis, which logs through `log`, not request.log.
+const log = pino({ level: config.LOG_LEVEL, redact: { paths: REDACT, censor: '[redacted]' }, mixin: requestIdMixin });
+const metrics = config.NETDOCTOR_METRICS === 'off' ? undefined : createMetrics();
+// One throttle for the process: every diagnosis and sweep shares each subscription's bucket.
+const throttle = new ArmThrottle({
+  ...(config.NETDOCTOR_ARM_READS_PER_SECOND !== undefined ? { readsPerSecond: config.NETDOCTOR_ARM_READS_PER_SECOND } : {}),
+  ...(config.NETDOCTOR_ARM_BURST !== undefined ? { burst: config.NETDOCTOR_ARM_BURST } : {}),
+});
 
 const azure = createAzureClients({
   cloud: config.NETDOCTOR_CLOUD,
@@ -58,16 +73,47 @@ const azure = createAzureClients({
   credential: credentialFromEnv({ NETDOCTOR_ACCESS_TOKEN: config.NETDOCTOR_ACCESS_TOKEN }),
   timeoutMs: config.NETDOCTOR_TIMEOUT_MS,
   lroPollIntervalMs: config.NETDOCTOR_LRO_POLL_MS,
+  throttle,
+  ...(metrics ? { metrics } : {}),
 });
 const diagnose = createDiagnose({
   cloud: config.NETDOCTOR_CLOUD,
   azure,
   dns: { servers: config.NETDOCTOR_DNS_SERVERS, timeoutMs: config.NETDOCTOR_DNS_TIMEOUT_MS, tries: DNS_TRIES },
   log,
+  ...(metrics ? { metrics } : {}),
 });
 
-const server = Fastify({ loggerInstance: log, requestTimeout: REQUEST_TIMEOUT_MS, return503OnClosing: true });
-await server.register(app, { config, diagnose });
+async function openStore(): Promise<Store> {
+  try {
+    return await openSqliteStore(config.NETDOCTOR_DB_PATH);
+  } catch (err) {
+    process.stderr.write(`aml-netdoctor: NETDOCTOR_DB_PATH: cannot open '${config.NETDOCTOR_DB_PATH}' (${err instanceof Error ? err.message : String(err)})\n`);
+    process.exit(2);
+  }
+}
+const store = await openStore();
+const owner = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+const scheduler = new Scheduler({ store, diagnose, log: log.child({ component: 'scheduler' }), owner });
+const HOUR_MS = 3_600_000;
+const prune = () =>
+  store.prune(new Date(Date.now() - config.NETDOCTOR_HISTORY_RETENTION_DAYS * 24 * HOUR_MS)).then(
+    (counts) => log.info({ counts }, 'retention: old runs, history and deliveries pruned'),
+    (err: unknown) => log.error({ err }, 'retention prune failed'),
+  );
+const pruneTimer = setInterval(prune, HOUR_MS);
+pruneTimer.unref();
+
+const server = Fastify({ loggerInstance: log, requestTimeout: REQUEST_TIMEOUT_MS, return503OnClosing: true, ...requestIdOptions });
+await server.register(app, { config, diagnose, store, ...(metrics ? { metrics } : {}) });
+// Shutdown order: stop claiming ticks and cancel scheduled runs (their runs end cancelled), then close the store.
+server.addHook('preClose', async () => {
+  clearInterval(pruneTimer);
+  await scheduler.stop();
+});
+server.addHook('onClose', async () => {
+  await store.close();
+});
 
 let closing = false;
 function shutdown(signal: NodeJS.Signals): void {
@@ -91,7 +137,20 @@ process.once('SIGTERM', shutdown);
 
 try {
   await server.listen({ host: config.HOST, port: config.PORT });
-  server.log.info({ cloud: config.NETDOCTOR_CLOUD, armEndpoint: azure.armEndpoint, dnsServers: config.NETDOCTOR_DNS_SERVERS }, 'aml-netdoctor ready');
+  if (config.NETDOCTOR_SCHEDULER === 'on') scheduler.start(config.NETDOCTOR_SCHEDULER_TICK_MS);
+  void prune();
+  server.log.info(
+    {
+      cloud: config.NETDOCTOR_CLOUD,
+      armEndpoint: azure.armEndpoint,
+      dnsServers: config.NETDOCTOR_DNS_SERVERS,
+      armThrottle: { readsPerSecond: throttle.readsPerSecond, burst: throttle.burst },
+      metrics: metrics !== undefined,
+      store: config.NETDOCTOR_DB_PATH,
+      scheduler: config.NETDOCTOR_SCHEDULER === 'on' ? { owner, tickMs: config.NETDOCTOR_SCHEDULER_TICK_MS } : 'off',
+    },
+    'aml-netdoctor ready',
+  );
 } catch (err) {
   server.log.fatal({ err }, 'could not start listening');
   process.exit(1);

@@ -8,6 +8,8 @@
  * - TLS: Node's trust store plus NODE_EXTRA_CA_CERTS (read by Node at start-up); `ca` adds a CA in
  *   process (the demo's simulated ARM). Proxy: HTTPS_PROXY / NO_PROXY, honoured by the pipeline.
  * - Bounded retries (429/503 honour Retry-After up to `maxRetryAfterMs`), a per-call timeout.
+ * - Optional, per attempt: a per-subscription token bucket (`throttle`, src/azure/throttle.ts) and
+ *   request counting by operation (`metrics`, src/azure/arm-metrics.ts).
  * - api-version overrides where an SDK is older than the fields we read (the ML SDK's 2022-10-01
  *   model has no managedNetwork or enableSSO: we ask for a newer version and read the raw body).
  */
@@ -21,6 +23,8 @@ import { StorageManagementClient } from '@azure/arm-storage';
 import { KeyVaultManagementClient } from '@azure/arm-keyvault';
 import { ContainerRegistryManagementClient } from '@azure/arm-containerregistry';
 import { CLOUDS, type CloudName, type CloudProfile } from '../model/cloud.ts';
+import { armMetricsPolicy, type ArmMetricsSink } from './arm-metrics.ts';
+import { RETRY_AFTER_HEADERS, retryAfterMs, type ArmThrottle } from './throttle.ts';
 
 /** api-version sent by the ML client: newest stable that carries managedNetwork and enableSSO. */
 export const ML_API_VERSION = '2025-09-01';
@@ -42,6 +46,10 @@ export interface AzureAccessOptions {
   timeoutMs?: number;
   /** LRO polling interval when the service gives no Retry-After. Default 2000 ms. */
   lroPollIntervalMs?: number;
+  /** Per-subscription token buckets every attempt waits on (src/azure/throttle.ts); none when absent. */
+  throttle?: ArmThrottle;
+  /** Receives every ARM attempt, by operation and status (src/azure/arm-metrics.ts). */
+  metrics?: ArmMetricsSink;
 }
 
 export interface CallOptions {
@@ -78,28 +86,6 @@ export function credentialFromEnv(env: NodeJS.ProcessEnv = process.env): TokenCr
   return new DefaultAzureCredential();
 }
 
-/** The throttling headers in the order the pipeline's retry strategy reads them, with their unit. */
-const RETRY_AFTER_HEADERS = [
-  ['retry-after-ms', 1],
-  ['x-ms-retry-after-ms', 1],
-  ['retry-after', 1000],
-] as const;
-
-/** The wait the retry strategy would take from these headers (first usable one wins), in ms. */
-function retryAfterMs(headers: { get(name: string): string | undefined }): number | undefined {
-  for (const [name, unit] of RETRY_AFTER_HEADERS) {
-    const value = headers.get(name);
-    if (!value) continue;
-    const n = Number(value);
-    if (!Number.isNaN(n)) return n * unit;
-    if (name === 'retry-after') {
-      const ms = Date.parse(value) - Date.now();
-      if (Number.isFinite(ms)) return ms;
-    }
-  }
-  return undefined;
-}
-
 /**
  * Shortens Retry-After values longer than `maxMs`, so a throttled call waits a bounded time. The
  * shortened wait is given as `retry-after-ms` (read first by the retry strategy, exact to the ms).
@@ -134,7 +120,13 @@ export function createAzureClients(options: AzureAccessOptions): AzureClients {
       maxRetryDelayInMs: 8_000,
     },
     ...(options.ca ? { tlsOptions: { ca: options.ca } } : {}),
-    additionalPolicies: [{ policy: capRetryAfterPolicy(options.maxRetryAfterMs ?? 20_000), position: 'perRetry' as const }],
+    // perRetry policies run once per attempt, outermost first. The throttle is outside the cap, so
+    // a 429 pauses the subscription for the capped Retry-After the retry policy will actually wait.
+    additionalPolicies: [
+      ...(options.throttle ? [{ policy: options.throttle.policy(), position: 'perRetry' as const }] : []),
+      ...(options.metrics ? [{ policy: armMetricsPolicy(options.metrics), position: 'perRetry' as const }] : []),
+      { policy: capRetryAfterPolicy(options.maxRetryAfterMs ?? 20_000), position: 'perRetry' as const },
+    ],
     userAgentOptions: { userAgentPrefix: 'aml-netdoctor' },
   };
   const network = new Map<string, NetworkManagementClient>();

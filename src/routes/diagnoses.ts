@@ -1,7 +1,8 @@
 /**
- * POST /v1/diagnoses: runs one diagnosis and answers the report (synchronously for now).
- * The caller names only the target; where ARM and DNS are (endpoint, resolvers, credential) is
- * server configuration, so a body carrying such fields is rejected.
+ * POST /v1/diagnoses: runs one diagnosis. It answers the report when the diagnosis finishes within
+ * the synchronous budget, otherwise (or at once with `Prefer: respond-async`) 202 Accepted with the
+ * run to follow (src/routes/runs.ts). The caller names only the target; where ARM and DNS are
+ * (endpoint, resolvers, credential) is server configuration, so a body carrying such fields is rejected.
  */
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -11,6 +12,8 @@ import type { DiagnoseFn } from '../diagnose.ts';
 import { HttpProblem, problemResponses } from '../errors.ts';
 import { FORMATS, MEDIA_TYPES, renderReport, type Format } from '../report/render.ts';
 import { rules } from '../rules/index.ts';
+import { createMemoryRuns, RunsClosedError, type DiagnosisRuns, type FinishedRun, type StartedRun } from '../service/runs.ts';
+import runRoutes, { eventsPath, runPath } from './runs.ts';
 
 const CODES = rules.map((r) => r.meta.code);
 
@@ -74,20 +77,54 @@ export const DiagnoseBody = Type.Object(
 
 export interface DiagnosesOptions {
   diagnose: DiagnoseFn;
+  /** How long a request without `Prefer: respond-async` waits for the report before answering 202. */
+  syncBudgetMs: number;
+  /** How long the in-memory registry keeps a finished run (ignored when `runs` is given). */
+  retainMs: number;
+  /** Where runs live; default an in-memory registry running `diagnose`. */
+  runs?: DiagnosisRuns;
 }
 
-/** Why a diagnosis was aborted; compared by identity with `signal.reason`. */
-const CLIENT_GONE = new Error('client disconnected');
-const SHUTTING_DOWN = new Error('server shutting down');
+/** Why a run was cancelled, as its error message says. */
+const CANCELLED = {
+  byClient: 'Cancelled by a DELETE request.',
+  clientGone: 'Cancelled: the client closed the request before the diagnosis finished.',
+  shutdown: 'Cancelled: the server shut down.',
+};
+
+const shuttingDown = () => new HttpProblem(503, 'The server is shutting down; retry the request.');
+
+/** The preferences of RFC 7240 this route honours: respond-async, and wait=<seconds> (shortens the budget). */
+export function parsePrefer(header: string | string[] | undefined): { respondAsync: boolean; waitMs?: number } {
+  const prefs = [header ?? []]
+    .flat()
+    .flatMap((h) => h.split(','))
+    .map((p) => (p.split(';')[0] ?? '').trim().toLowerCase());
+  const wait = prefs.map((p) => /^wait\s*=\s*"?(\d+)"?$/.exec(p)?.[1]).find((w) => w !== undefined);
+  return { respondAsync: prefs.includes('respond-async'), ...(wait !== undefined ? { waitMs: Number(wait) * 1000 } : {}) };
+}
+
+/** The run's outcome if it arrives within `ms`, else undefined. */
+async function within(finished: Promise<FinishedRun>, ms: number): Promise<FinishedRun | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), ms)));
+  try {
+    return await Promise.race([finished, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 export default async function diagnoses(instance: FastifyInstance, opts: DiagnosesOptions): Promise<void> {
   const fastify = instance.withTypeProvider<TypeBoxTypeProvider>();
   // JSON only: without this, Fastify's built-in text/plain parser would turn a 415 into a 400.
   fastify.removeContentTypeParser('text/plain');
-  const inFlight = new Set<AbortController>();
-  // Closing waits for in-flight requests; cancel their diagnoses so shutdown is prompt.
+  const runs = opts.runs ?? createMemoryRuns({ diagnose: opts.diagnose, retainMs: opts.retainMs });
+  let closing = false;
+  // Closing waits for in-flight requests; cancel every unfinished run so shutdown is prompt.
   fastify.addHook('preClose', async () => {
-    for (const c of inFlight) c.abort(SHUTTING_DOWN);
+    closing = true;
+    await runs.close(CANCELLED.shutdown);
   });
 
   fastify.post(
@@ -96,8 +133,14 @@ export default async function diagnoses(instance: FastifyInstance, opts: Diagnos
       bodyLimit: 16 * 1024,
       schema: {
         summary: 'Diagnose a workspace',
-        description: 'Explains why compute on a network-isolated Azure ML workspace falls back to device login. Answers the ranked report.',
+        description:
+          'Explains why compute on a network-isolated Azure ML workspace falls back to device login. Answers the ranked report when the diagnosis finishes within ' +
+          'the server\'s synchronous budget (NETDOCTOR_SYNC_BUDGET_MS, shortened by `Prefer: wait=<seconds>`); otherwise, or at once with `Prefer: respond-async`, ' +
+          '202 Accepted: the diagnosis goes on in the background, to follow at the Location (status and report) or its /events (server-sent events).',
         tags: ['diagnoses'],
+        headers: Type.Object({
+          prefer: Type.Optional(Type.String({ description: '`respond-async`: answer 202 at once. `wait=<seconds>`: wait at most this long for the report.' })),
+        }),
         body: DiagnoseBody,
         querystring: DiagnoseQuery,
         response: {
@@ -111,7 +154,15 @@ export default async function diagnoses(instance: FastifyInstance, opts: Diagnos
               'text/plain': { schema: Type.String({ description: 'The terminal rendering.' }) },
             },
           },
-          ...problemResponses(400, 406, 413, 415, 500, 503),
+          202: {
+            description: 'The diagnosis runs in the background (always JSON, whatever the Accept header).',
+            headers: {
+              Location: Type.String({ description: 'The run: /v1/diagnoses/{id}.' }),
+              'Preference-Applied': Type.String({ description: '`respond-async` when the request asked for it.' }),
+            },
+            content: { 'application/json': { schema: Type.Ref('DiagnosisAccepted') } },
+          },
+          ...problemResponses(400, 406, 409, 413, 415, 500, 503),
         },
       },
     },
@@ -135,31 +186,59 @@ export default async function diagnoses(instance: FastifyInstance, opts: Diagnos
           unknown.map(({ c, i }) => ({ field: `/exclude/${i}`, message: `'${c}' is not a finding code` })),
         );
       }
-      const format = request.query.format ?? negotiate(request.accepts().type(NEGOTIABLE.map(([m]) => m)));
-      const controller = new AbortController();
-      const onClose = () => {
-        if (!reply.raw.writableFinished) controller.abort(CLIENT_GONE);
-      };
-      reply.raw.on('close', onClose);
-      inFlight.add(controller);
+      const prefer = parsePrefer(request.headers.prefer);
+      // The 202 answer is always JSON; the format matters only to a synchronous answer.
+      const format = prefer.respondAsync ? 'json' : (request.query.format ?? negotiate(request.accepts().type(NEGOTIABLE.map(([m]) => m))));
+      const { minTier, exclude, ...target } = request.body;
+      if (closing) throw shuttingDown();
+      let started: StartedRun;
       try {
-        const { minTier, exclude, ...target } = request.body;
-        const report = await opts.diagnose(target, controller.signal, { ...(minTier !== undefined ? { minTier } : {}), ...(exclude ? { exclude } : {}) });
-        if (format === 'json') return report;
-        return reply.type(`${MEDIA_TYPES[format]}; charset=utf-8`).send(renderReport(report, format));
+        started = await runs.start({ request: target, options: { ...(minTier !== undefined ? { minTier } : {}), ...(exclude ? { exclude } : {}) } });
       } catch (err) {
-        if (controller.signal.reason === SHUTTING_DOWN) throw new HttpProblem(503, 'The server is shutting down; retry the request.');
-        if (controller.signal.reason === CLIENT_GONE) {
-          // Nobody is listening any more; 499 (client closed request) marks it in the access log.
-          throw new HttpProblem(499, 'Client closed the request; the diagnosis was cancelled.');
-        }
-        throw err;
-      } finally {
-        reply.raw.off('close', onClose);
-        inFlight.delete(controller);
+        throw err instanceof RunsClosedError ? shuttingDown() : err;
       }
+      const { id } = started.run;
+
+      if (!prefer.respondAsync) {
+        let clientGone = false;
+        const onClose = () => {
+          if (reply.raw.writableFinished) return;
+          clientGone = true;
+          void runs.cancel(id, CANCELLED.clientGone);
+        };
+        reply.raw.on('close', onClose);
+        let outcome: FinishedRun | undefined;
+        try {
+          outcome = await within(started.finished, Math.min(opts.syncBudgetMs, prefer.waitMs ?? Infinity));
+        } finally {
+          reply.raw.off('close', onClose);
+        }
+        if (outcome) {
+          const { run, cause } = outcome;
+          if (run.report) {
+            if (format === 'json') return run.report;
+            return reply.type(`${MEDIA_TYPES[format]}; charset=utf-8`).send(renderReport(run.report, format));
+          }
+          // The error handler logs the cause with this request and answers a generic 500.
+          if (run.status === 'failed') throw cause ?? new Error(run.error);
+          if (clientGone) throw new HttpProblem(499, 'Client closed the request; the diagnosis was cancelled.'); // 499 marks it in the access log
+          if (closing) throw shuttingDown();
+          throw new HttpProblem(409, `The diagnosis was cancelled (DELETE ${runPath(id)}).`);
+        }
+      }
+
+      // Nobody waits for the answer any more: a failure is logged here, with the request that started it.
+      void started.finished.then(({ run, cause }) => {
+        if (run.status === 'failed') request.log.error({ err: cause, runId: id }, 'diagnosis failed');
+      });
+      const status = (await runs.get(id))?.status ?? started.run.status;
+      reply.code(202).header('location', runPath(id));
+      if (prefer.respondAsync) reply.header('preference-applied', 'respond-async');
+      return reply.type('application/json; charset=utf-8').send({ id, status, links: { self: runPath(id), events: eventsPath(id) } });
     },
   );
+
+  await fastify.register(runRoutes, { runs, cancelledMessage: CANCELLED.byClient });
 }
 
 /** The format for what `request.accepts().type(...)` chose; false (nothing acceptable) is a 406. */

@@ -21,6 +21,8 @@ export interface RecordedRequest {
   headers: Record<string, string>;
   body?: unknown;
   status: number;
+  /** When the request was received (Date.now()), for rate checks. */
+  at: number;
 }
 
 export interface ArmSimulatorOptions {
@@ -416,7 +418,7 @@ export async function startArmSimulator(options: ArmSimulatorOptions): Promise<A
       if (v === undefined) continue;
       headers[k] = k === 'authorization' ? '[redacted]' : Array.isArray(v) ? v.join(', ') : v;
     }
-    const record: RecordedRequest = { method, path, query, headers, status: 0 };
+    const record: RecordedRequest = { method, path, query, headers, status: 0, at: Date.now() };
     if (rawBody) {
       try {
         record.body = JSON.parse(rawBody) as unknown;

@@ -21,6 +21,12 @@ t.test('an empty environment gives the documented defaults', async (t) => {
     NETDOCTOR_TIMEOUT_MS: 60000,
     NETDOCTOR_DNS_TIMEOUT_MS: 3000,
     NETDOCTOR_LRO_POLL_MS: 2000,
+    NETDOCTOR_SYNC_BUDGET_MS: 30000,
+    NETDOCTOR_RUN_RETENTION_MS: 3600000,
+    NETDOCTOR_DB_PATH: 'aml-netdoctor.sqlite',
+    NETDOCTOR_SCHEDULER: 'on',
+    NETDOCTOR_SCHEDULER_TICK_MS: 5000,
+    NETDOCTOR_HISTORY_RETENTION_DAYS: 90,
   });
 });
 
@@ -36,6 +42,12 @@ t.test('every variable is read and converted', async (t) => {
     NETDOCTOR_TIMEOUT_MS: '5000',
     NETDOCTOR_DNS_TIMEOUT_MS: '250',
     NETDOCTOR_LRO_POLL_MS: '100',
+    NETDOCTOR_SYNC_BUDGET_MS: '0',
+    NETDOCTOR_RUN_RETENTION_MS: '60000',
+    NETDOCTOR_DB_PATH: '/var/lib/aml-netdoctor/db.sqlite',
+    NETDOCTOR_SCHEDULER: 'off',
+    NETDOCTOR_SCHEDULER_TICK_MS: '1000',
+    NETDOCTOR_HISTORY_RETENTION_DAYS: '7',
     UNRELATED: 'ignored',
   });
   t.same(config, {
@@ -49,7 +61,17 @@ t.test('every variable is read and converted', async (t) => {
     NETDOCTOR_TIMEOUT_MS: 5000,
     NETDOCTOR_DNS_TIMEOUT_MS: 250,
     NETDOCTOR_LRO_POLL_MS: 100,
+    NETDOCTOR_SYNC_BUDGET_MS: 0,
+    NETDOCTOR_RUN_RETENTION_MS: 60000,
+    NETDOCTOR_DB_PATH: '/var/lib/aml-netdoctor/db.sqlite',
+    NETDOCTOR_SCHEDULER: 'off',
+    NETDOCTOR_SCHEDULER_TICK_MS: 1000,
+    NETDOCTOR_HISTORY_RETENTION_DAYS: 7,
   });
+});
+
+t.test('scheduler settings are checked at start-up', async (t) => {
+  t.match(problemsOf({ NETDOCTOR_SCHEDULER: 'maybe', NETDOCTOR_HISTORY_RETENTION_DAYS: '0' }).problems.map((p) => p.variable).sort(), ['NETDOCTOR_HISTORY_RETENTION_DAYS', 'NETDOCTOR_SCHEDULER']);
 });
 
 t.test('empty values mean unset', async (t) => {

@@ -13,7 +13,7 @@ function envWith(extra: Record<string, string>): NodeJS.ProcessEnv {
   for (const [k, v] of Object.entries(process.env)) {
     if (!/^(HOST|PORT|LOG_LEVEL|NETDOCTOR_.*)$/.test(k)) env[k] = v;
   }
-  return { ...env, ...extra };
+  return { ...env, NETDOCTOR_DB_PATH: ':memory:', ...extra };
 }
 
 function start(extra: Record<string, string>): { child: ChildProcess; stdout: string[]; stderr: string[] } {
