@@ -16,6 +16,7 @@ import { requestIdMixin, requestIdOptions } from './service/request-id.ts';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Scheduler } from './service/scheduler.ts';
+import { createStoredRuns, recoverInterruptedRuns } from './service/stored-runs.ts';
 import { openSqliteStore } from './store/sqlite.ts';
 import type { Store } from './store/store.ts';
 
@@ -93,6 +94,10 @@ async function openStore(): Promise<Store> {
   }
 }
 const store = await openStore();
+// Before anything can start a run: runs the previous process left unfinished can no longer finish.
+const interrupted = await recoverInterruptedRuns(store, new Date());
+if (interrupted > 0) log.warn({ interrupted }, 'runs left unfinished by the previous process marked failed');
+const runs = createStoredRuns({ store, diagnose });
 const owner = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
 const scheduler = new Scheduler({ store, diagnose, log: log.child({ component: 'scheduler' }), owner });
 const HOUR_MS = 3_600_000;
@@ -105,7 +110,7 @@ const pruneTimer = setInterval(prune, HOUR_MS);
 pruneTimer.unref();
 
 const server = Fastify({ loggerInstance: log, requestTimeout: REQUEST_TIMEOUT_MS, return503OnClosing: true, ...requestIdOptions });
-await server.register(app, { config, diagnose, store, ...(metrics ? { metrics } : {}) });
+await server.register(app, { config, diagnose, store, runs, ...(metrics ? { metrics } : {}) });
 // Shutdown order: stop claiming ticks and cancel scheduled runs (their runs end cancelled), then close the store.
 server.addHook('preClose', async () => {
   clearInterval(pruneTimer);

@@ -2,8 +2,9 @@
  * Diagnosis runs: a diagnosis started through the API runs in the background under its own
  * AbortController. Its status, per-probe progress and outcome are kept here and every change is
  * an event for subscribers (the SSE stream). `DiagnosisRuns` is the whole interface the routes use,
- * so a stored implementation can replace the in-memory one; this one forgets a finished run after
- * `retainMs` and loses everything on restart.
+ * so a stored implementation can replace the in-memory one (createLiveRuns with a RunBackend, see
+ * src/service/stored-runs.ts); createMemoryRuns forgets a finished run after `retainMs` and loses
+ * everything on restart.
  */
 import { randomUUID } from 'node:crypto';
 import { Type, type Static } from 'typebox';
@@ -100,6 +101,28 @@ export interface MemoryRunsOptions {
   retainMs: number;
 }
 
+/**
+ * Where a registry keeps runs beyond the live ones (src/service/stored-runs.ts). The live part
+ * (status, events, subscribers, AbortController) stays in memory for runs started by this process;
+ * the backend records every change and answers for runs this process does not hold.
+ */
+export interface RunBackend {
+  /** Records a new queued run; answers its id. */
+  create(input: RunInput, createdAt: Date): Promise<string>;
+  /** Called in order for each run: started, progress…, finished (only the first outcome). */
+  started(id: string, at: Date): void;
+  progress(id: string, e: ProgressEvent): void;
+  /** Records the outcome. Once it resolves the live run is forgotten (read from the backend); if it rejects, kept for retainMs. */
+  finished(run: DiagnosisRun): Promise<void>;
+  get(id: string): Promise<DiagnosisRun | undefined>;
+  cancel(id: string, reason: string): Promise<CancelOutcome>;
+  subscribe(id: string, afterSeq: number, listener: (e: RunEvent) => void): Promise<(() => void) | undefined>;
+}
+
+export interface LiveRunsOptions extends MemoryRunsOptions {
+  backend?: RunBackend;
+}
+
 interface Entry {
   run: DiagnosisRun;
   /** Index into run.progress by probe id. */
@@ -115,7 +138,7 @@ function view(run: DiagnosisRun): DiagnosisRun {
   return { ...run, progress: run.progress.map((p) => ({ ...p })) };
 }
 
-function deliver(listener: (e: RunEvent) => void, e: RunEvent): void {
+export function deliver(listener: (e: RunEvent) => void, e: RunEvent): void {
   try {
     listener(e);
   } catch {
@@ -124,8 +147,17 @@ function deliver(listener: (e: RunEvent) => void, e: RunEvent): void {
 }
 
 export function createMemoryRuns(options: MemoryRunsOptions): DiagnosisRuns {
+  return createLiveRuns(options);
+}
+
+/** The registry of runs started by this process; without a backend, that is all there is. */
+export function createLiveRuns(options: LiveRunsOptions): DiagnosisRuns {
+  const { backend } = options;
   const runs = new Map<string, Entry>();
+  /** Outcomes still being written to the backend; close() waits for them. */
+  const writing = new Set<Promise<void>>();
   let closed = false;
+  let closeReason = '';
 
   function emit(entry: Entry, event: RunEvent): void {
     entry.events.push(event);
@@ -142,7 +174,12 @@ export function createMemoryRuns(options: MemoryRunsOptions): DiagnosisRuns {
     } else {
       entry.run.progress[at] = progress;
     }
+    backend?.progress(entry.run.id, e);
     emit(entry, { seq: entry.events.length + 1, type: 'progress', progress: { ...progress } });
+  }
+
+  function forgetAfter(id: string, ms: number): void {
+    setTimeout(() => runs.delete(id), ms).unref();
   }
 
   /** Records the outcome once; whatever the diagnosis does after a cancel is ignored. */
@@ -154,14 +191,30 @@ export function createMemoryRuns(options: MemoryRunsOptions): DiagnosisRuns {
     if (outcome.error) entry.run.error = outcome.error;
     emit(entry, { seq: entry.events.length + 1, type: 'done', status });
     entry.listeners.clear();
-    entry.settle({ run: view(entry.run), ...(outcome.cause !== undefined ? { cause: outcome.cause } : {}) });
-    setTimeout(() => runs.delete(entry.run.id), options.retainMs).unref();
+    const finished: FinishedRun = { run: view(entry.run), ...(outcome.cause !== undefined ? { cause: outcome.cause } : {}) };
+    if (!backend) {
+      entry.settle(finished);
+      forgetAfter(entry.run.id, options.retainMs);
+      return;
+    }
+    // Settled once written, so whoever waits for the run can read it back from the backend.
+    const written = backend.finished(view(entry.run)).then(
+      () => void runs.delete(entry.run.id),
+      () => forgetAfter(entry.run.id, options.retainMs),
+    );
+    writing.add(written);
+    void written.then(() => {
+      writing.delete(written);
+      entry.settle(finished);
+    });
   }
 
   function begin(entry: Entry, input: RunInput): void {
     if (entry.run.status !== 'queued') return;
     entry.run.status = 'running';
-    entry.run.startedAt = new Date().toISOString();
+    const startedAt = new Date();
+    entry.run.startedAt = startedAt.toISOString();
+    backend?.started(entry.run.id, startedAt);
     Promise.resolve()
       .then(() => options.diagnose(input.request, entry.controller.signal, input.options ?? {}, (e) => onProgress(entry, e)))
       .then(
@@ -178,29 +231,37 @@ export function createMemoryRuns(options: MemoryRunsOptions): DiagnosisRuns {
   return {
     async start(input) {
       if (closed) throw new RunsClosedError('no new diagnoses are accepted: the server is shutting down');
-      const run: DiagnosisRun = { id: randomUUID(), status: 'queued', createdAt: new Date().toISOString(), progress: [] };
+      const createdAt = new Date();
+      const id = backend ? await backend.create(input, createdAt) : randomUUID();
+      const run: DiagnosisRun = { id, status: 'queued', createdAt: createdAt.toISOString(), progress: [] };
       let settle!: (f: FinishedRun) => void;
       const finished = new Promise<FinishedRun>((resolve) => (settle = resolve));
       const entry: Entry = { run, probes: new Map(), controller: new AbortController(), events: [], listeners: new Set(), settle };
       runs.set(run.id, entry);
+      // Closed while the backend was recording it: it ends as every other unfinished run did.
+      if (closed) {
+        cancelEntry(entry, closeReason);
+        return { run: view(run), finished };
+      }
       // Started on the next turn so the caller sees it queued and may subscribe before the first probe.
       setImmediate(() => begin(entry, input));
       return { run: view(run), finished };
     },
     async get(id) {
       const entry = runs.get(id);
-      return entry ? view(entry.run) : undefined;
+      if (entry) return view(entry.run);
+      return backend?.get(id);
     },
     async cancel(id, reason) {
       const entry = runs.get(id);
-      if (!entry) return { outcome: 'unknown' };
+      if (!entry) return backend ? backend.cancel(id, reason) : { outcome: 'unknown' };
       if (isFinal(entry.run.status)) return { outcome: 'already-finished', run: view(entry.run) };
       cancelEntry(entry, reason);
       return { outcome: 'cancelled', run: view(entry.run) };
     },
     async subscribe(id, afterSeq, listener) {
       const entry = runs.get(id);
-      if (!entry) return undefined;
+      if (!entry) return backend?.subscribe(id, afterSeq, listener);
       for (const e of entry.events) if (e.seq > afterSeq || e.type === 'done') deliver(listener, e);
       if (isFinal(entry.run.status)) return () => {};
       entry.listeners.add(listener);
@@ -208,7 +269,9 @@ export function createMemoryRuns(options: MemoryRunsOptions): DiagnosisRuns {
     },
     async close(reason) {
       closed = true;
+      closeReason = reason;
       for (const entry of runs.values()) if (!isFinal(entry.run.status)) cancelEntry(entry, reason);
+      await Promise.all([...writing]);
     },
   };
 }

@@ -1,0 +1,162 @@
+/**
+ * Diagnosis runs kept in the SQLite store: a real diagnosis of a bundled scenario (the simulated
+ * ARM) through the REST API, read back by a new app over a reopened store, as after a restart.
+ */
+import t, { type Test } from 'tap';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { Value } from 'typebox/value';
+import app from '../../src/app.ts';
+import { loadConfig } from '../../src/config.ts';
+import { createDiagnose } from '../../src/diagnose.ts';
+import { Report } from '../../src/report/schema.ts';
+import type { DiagnosisRun } from '../../src/service/runs.ts';
+import { createStoredRuns, INTERRUPTED_MESSAGE, recoverInterruptedRuns } from '../../src/service/stored-runs.ts';
+import { openSqliteStore } from '../../src/store/sqlite.ts';
+import type { Store } from '../../src/store/store.ts';
+import { startScenario, type ScenarioRun } from '../helpers/reports.ts';
+
+const SCENARIO = 'zone-not-linked-hub-spoke';
+
+async function dbPath(t: Test): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'netdoctor-runs-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  return join(dir, 'netdoctor.db');
+}
+
+async function buildApp(store: Store, run: ScenarioRun): Promise<FastifyInstance> {
+  const diagnose = createDiagnose(run.deps);
+  const fastify = Fastify({ logger: false });
+  await fastify.register(app, { config: loadConfig({}), diagnose, runs: createStoredRuns({ store, diagnose }) });
+  return fastify;
+}
+
+async function getRun(fastify: FastifyInstance, id: string): Promise<DiagnosisRun> {
+  const res = await fastify.inject({ method: 'GET', url: `/v1/diagnoses/${id}` });
+  if (res.statusCode !== 200) throw new Error(`GET ${id}: ${res.statusCode} ${res.body}`);
+  return res.json<DiagnosisRun>();
+}
+
+async function until(fastify: FastifyInstance, id: string, done: (r: DiagnosisRun) => boolean, timeoutMs = 30_000): Promise<DiagnosisRun> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const run = await getRun(fastify, id);
+    if (done(run) || Date.now() > deadline) return run;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+const finished = (r: DiagnosisRun) => ['succeeded', 'failed', 'cancelled'].includes(r.status);
+
+async function startAsync(fastify: FastifyInstance, run: ScenarioRun): Promise<string> {
+  const res = await fastify.inject({ method: 'POST', url: '/v1/diagnoses', headers: { prefer: 'respond-async' }, payload: { ...run.req } });
+  if (res.statusCode !== 202) throw new Error(`POST: ${res.statusCode} ${res.body}`);
+  return res.json<{ id: string }>().id;
+}
+
+t.test('a finished run and its report are still there after a restart', async (t) => {
+  const path = await dbPath(t);
+  const scenario = await startScenario(t, SCENARIO);
+
+  const store1 = await openSqliteStore(path);
+  const first = await buildApp(store1, scenario);
+  const id = await startAsync(first, scenario);
+  const done = await until(first, id, finished);
+  t.equal(done.status, 'succeeded');
+  await first.close();
+  t.equal((await store1.getRun(id))?.status, 'succeeded', 'the store holds the outcome');
+  await store1.close();
+
+  const store2 = await openSqliteStore(path);
+  t.teardown(() => store2.close());
+  t.equal(await recoverInterruptedRuns(store2, new Date()), 0, 'a finished run is not interrupted');
+  const second = await buildApp(store2, scenario);
+  t.teardown(() => second.close());
+  const after = await getRun(second, id);
+  t.equal(after.status, 'succeeded');
+  t.ok(Value.Check(Report, after.report), 'the report is a Report');
+  t.ok(after.report?.findings.some((f) => f.code === 'PRIVATE_DNS_ZONE_NOT_LINKED'), 'the scenario finding is reported');
+  t.same(after.report, done.report, 'the same report');
+  t.same(after.progress, done.progress, 'the same per-probe progress');
+  t.equal(after.createdAt, done.createdAt);
+  t.equal(after.startedAt, done.startedAt);
+  t.equal(after.finishedAt, done.finishedAt);
+
+  const del = await second.inject({ method: 'DELETE', url: `/v1/diagnoses/${id}` });
+  t.equal(del.statusCode, 409, 'a stored finished run cannot be cancelled');
+  t.match(del.json<{ detail: string }>().detail, /already succeeded/);
+
+  const events = await second.inject({ method: 'GET', url: `/v1/diagnoses/${id}/events` });
+  t.equal(events.statusCode, 200);
+  const names = [...events.body.matchAll(/^event: (\w+)$/gm)].map((m) => m[1]);
+  t.equal(names.length, done.progress.length + 1, 'one event per probe, then done');
+  t.equal(names.at(-1), 'done', 'following a stored finished run ends with done');
+});
+
+t.test('a run left running by a previous process is failed at start-up', async (t) => {
+  const path = await dbPath(t);
+  const scenario = await startScenario(t, SCENARIO);
+  const store = await openSqliteStore(path);
+  t.teardown(() => store.close());
+  const left = await store.createRun({ request: scenario.req, createdAt: new Date(Date.now() - 60_000) });
+  await store.startRun(left.id, new Date(Date.now() - 59_000));
+  const queued = await store.createRun({ request: scenario.req, createdAt: new Date(Date.now() - 30_000) });
+
+  const now = new Date();
+  t.equal(await recoverInterruptedRuns(store, now), 2);
+  const fastify = await buildApp(store, scenario);
+  t.teardown(() => fastify.close());
+  for (const id of [left.id, queued.id]) {
+    const run = await getRun(fastify, id);
+    t.equal(run.status, 'failed');
+    t.equal(run.error, INTERRUPTED_MESSAGE);
+    t.equal(run.finishedAt, now.toISOString());
+    t.notOk(run.report);
+  }
+  t.equal(await recoverInterruptedRuns(store, new Date()), 0, 'nothing left to recover');
+});
+
+t.test('DELETE cancels a live run, in memory and in the store', async (t) => {
+  const path = await dbPath(t);
+  const scenario = await startScenario(t, SCENARIO);
+  const store = await openSqliteStore(path);
+  t.teardown(() => store.close());
+  const fastify = await buildApp(store, scenario);
+  t.teardown(() => fastify.close());
+  scenario.arm.setLatency(300);
+  const id = await startAsync(fastify, scenario);
+  const running = await until(fastify, id, (r) => r.progress.length > 0);
+  t.equal(running.status, 'running');
+  t.equal((await store.getRun(id))?.status, 'running', 'the store knows it started');
+
+  const del = await fastify.inject({ method: 'DELETE', url: `/v1/diagnoses/${id}` });
+  t.equal(del.statusCode, 202);
+  t.equal(del.json<DiagnosisRun>().status, 'cancelled');
+  t.equal(del.json<DiagnosisRun>().error, 'Cancelled by a DELETE request.');
+
+  const later = await until(fastify, id, () => false, 600);
+  t.equal(later.status, 'cancelled', 'still cancelled once the aborted probes return');
+  t.notOk(later.report);
+  const stored = await store.getRun(id);
+  t.equal(stored?.status, 'cancelled', 'the store has the cancel');
+  t.equal(stored?.error, 'Cancelled by a DELETE request.');
+
+  const again = await fastify.inject({ method: 'DELETE', url: `/v1/diagnoses/${id}` });
+  t.equal(again.statusCode, 409);
+});
+
+t.test('shutdown cancels a live run and writes it before the store closes', async (t) => {
+  const path = await dbPath(t);
+  const scenario = await startScenario(t, SCENARIO);
+  const store = await openSqliteStore(path);
+  t.teardown(() => store.close());
+  const fastify = await buildApp(store, scenario);
+  scenario.arm.setLatency(300);
+  const id = await startAsync(fastify, scenario);
+  await until(fastify, id, (r) => r.progress.length > 0);
+  await fastify.close();
+  const stored = await store.getRun(id);
+  t.equal(stored?.status, 'cancelled', 'written by the time close() returns');
+});
