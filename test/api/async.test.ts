@@ -14,6 +14,7 @@ import { createMemoryRuns, DiagnosisRun, FAILED_MESSAGE, type DiagnosisRuns } fr
 import { parseSse } from '../../src/remote.ts';
 import { probes } from '../../probes/index.ts';
 import { startScenario, type ScenarioRun } from '../helpers/reports.ts';
+import { finished, getRun, until } from '../helpers/runs.ts';
 
 const SCENARIO = 'zone-not-linked-hub-spoke';
 const UUID_PATH = /^\/v1\/diagnoses\/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -38,24 +39,6 @@ function body(run: ScenarioRun): Record<string, unknown> {
 async function startAsync(fastify: FastifyInstance, run: ScenarioRun) {
   return fastify.inject({ method: 'POST', url: '/v1/diagnoses', headers: { prefer: 'respond-async' }, payload: body(run) });
 }
-
-async function getRun(fastify: FastifyInstance, id: string): Promise<DiagnosisRun> {
-  const res = await fastify.inject({ method: 'GET', url: `/v1/diagnoses/${id}` });
-  if (res.statusCode !== 200) throw new Error(`GET ${id}: ${res.statusCode} ${res.body}`);
-  return res.json<DiagnosisRun>();
-}
-
-/** Polls the run until `done(run)` holds. */
-async function until(fastify: FastifyInstance, id: string, done: (r: DiagnosisRun) => boolean, timeoutMs = 30_000): Promise<DiagnosisRun> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const run = await getRun(fastify, id);
-    if (done(run) || Date.now() > deadline) return run;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
-const finished = (r: DiagnosisRun) => ['succeeded', 'failed', 'cancelled'].includes(r.status);
 
 t.test('Prefer: respond-async answers 202 at once; the run then gives progress and the report', async (t) => {
   const { fastify, run } = await build(t);

@@ -17,6 +17,7 @@ import { createStoredRuns, INTERRUPTED_MESSAGE, recoverInterruptedRuns } from '.
 import { openSqliteStore } from '../../src/store/sqlite.ts';
 import type { Store } from '../../src/store/store.ts';
 import { startScenario, type ScenarioRun } from '../helpers/reports.ts';
+import { finished, getRun, until } from '../helpers/runs.ts';
 
 const SCENARIO = 'zone-not-linked-hub-spoke';
 
@@ -32,23 +33,6 @@ async function buildApp(store: Store, run: ScenarioRun): Promise<FastifyInstance
   await fastify.register(app, { config: loadConfig({}), diagnose, runs: createStoredRuns({ store, diagnose }) });
   return fastify;
 }
-
-async function getRun(fastify: FastifyInstance, id: string): Promise<DiagnosisRun> {
-  const res = await fastify.inject({ method: 'GET', url: `/v1/diagnoses/${id}` });
-  if (res.statusCode !== 200) throw new Error(`GET ${id}: ${res.statusCode} ${res.body}`);
-  return res.json<DiagnosisRun>();
-}
-
-async function until(fastify: FastifyInstance, id: string, done: (r: DiagnosisRun) => boolean, timeoutMs = 30_000): Promise<DiagnosisRun> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const run = await getRun(fastify, id);
-    if (done(run) || Date.now() > deadline) return run;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
-const finished = (r: DiagnosisRun) => ['succeeded', 'failed', 'cancelled'].includes(r.status);
 
 async function startAsync(fastify: FastifyInstance, run: ScenarioRun): Promise<string> {
   const res = await fastify.inject({ method: 'POST', url: '/v1/diagnoses', headers: { prefer: 'respond-async' }, payload: { ...run.req } });
