@@ -194,3 +194,6 @@ export const FLOW_CATALOGUE: readonly FlowDefinition[] = [
     },
   },
 ];
+
+/** Every outbound flow a compute depends on, in catalogue order (rules judging any outbound hop use it). */
+export const OUTBOUND_FLOWS: readonly FlowId[] = FLOW_CATALOGUE.filter((f) => f.direction === 'outbound').map((f) => f.id);

@@ -5,6 +5,7 @@
  * rule with FQDNs was meant to allow while the DNS proxy is off get their own finding, which shares
  * a subject with (and is folded into) FIREWALL_FQDN_RULE_WITHOUT_DNS_PROXY.
  */
+import { OUTBOUND_FLOWS } from '../flows/catalogue.ts';
 import { idKey, nameOf, sameId } from '../model/arm-id.ts';
 import type { FirewallPolicyObs, RuleCollectionGroupObs, RuleCollectionObs, Snapshot } from '../model/snapshot.ts';
 import type { Evidence } from '../report/schema.ts';
@@ -38,7 +39,7 @@ import {
 import { azScope, isUnknown, listText, workspaceOf } from './support.ts';
 
 const CODE = 'FIREWALL_BLOCKS_REQUIRED_DESTINATION';
-const FLOWS: FlowId[] = ['workspace-api', 'workspace-cert', 'aml-service', 'entra-id', 'arm', 'notebooks', 'storage', 'key-vault', 'container-registry', 'mcr', 'batch', 'instance-name'];
+const FLOWS: FlowId[] = [...OUTBOUND_FLOWS];
 
 function check(s: Snapshot, context?: RuleContext): RuleResult[] {
   return judgeFlows(

@@ -4,6 +4,7 @@
  * an appliance across a peering that is not usable for forwarded traffic. Blames the route table
  * (the peering in the last case, the compute subnet for system routes); tier by flow.
  */
+import { OUTBOUND_FLOWS } from '../flows/catalogue.ts';
 import { idKey, nameOf, parentId, sameId } from '../model/arm-id.ts';
 import type { PeeringObs, Snapshot } from '../model/snapshot.ts';
 import { cidrContains } from '../model/ip.ts';
@@ -37,7 +38,7 @@ import {
 import { azScope, isUnknown, knownVnets, listText, peeringWorks, vnetById } from './support.ts';
 
 const CODE = 'ROUTE_NEXT_HOP_UNREACHABLE';
-const FLOWS: FlowId[] = ['workspace-api', 'workspace-cert', 'aml-service', 'entra-id', 'arm', 'notebooks', 'storage', 'key-vault', 'container-registry', 'mcr', 'batch', 'instance-name'];
+const FLOWS: FlowId[] = [...OUTBOUND_FLOWS];
 
 function check(s: Snapshot, context?: RuleContext): RuleResult[] {
   return judgeFlows(
