@@ -3,10 +3,30 @@
  * Times are INTEGER milliseconds since the epoch (UTC); JSON is TEXT. `workspace_key` is the
  * workspace id lower-cased (idKey), because ARM ids compare case-insensitively.
  */
+import { StoreError } from './store.ts';
+
 export interface Migration {
   version: number;
   name: string;
   sql: string;
+}
+
+/** Refuses a migration list whose versions are not whole numbers from 1, strictly increasing. */
+export function checkMigrationOrder(migrations: readonly Migration[]): void {
+  migrations.forEach((m, i) => {
+    const prev = migrations[i - 1];
+    if (!Number.isInteger(m.version) || m.version < 1 || (prev && m.version <= prev.version)) {
+      throw new StoreError(`migration '${m.name}' has version ${m.version}: versions must be whole numbers from 1, strictly increasing`);
+    }
+  });
+}
+
+/** A database written by a newer release: this one must not touch it. */
+export function newerSchemaError(database: string, newest: number, known: number): StoreError {
+  return new StoreError(
+    `database ${database} has schema version ${newest}, newer than the ${known} this aml-netdoctor knows: ` +
+      'it was written by a newer release; run that release (or a later one) against it, or point this one at another database',
+  );
 }
 
 export const MIGRATIONS: readonly Migration[] = [
@@ -87,6 +107,17 @@ CREATE TABLE deliveries (
 CREATE INDEX deliveries_schedule ON deliveries (schedule_id, at);
 CREATE INDEX deliveries_run ON deliveries (run_id);
 CREATE INDEX deliveries_at ON deliveries (at);
+`,
+  },
+  {
+    version: 2,
+    name: 'run owner, lease and attempts',
+    // Runs from before this version have no owner and no lease: any replica may take them.
+    sql: `
+ALTER TABLE runs ADD COLUMN owner TEXT;
+ALTER TABLE runs ADD COLUMN lease_until INTEGER;
+ALTER TABLE runs ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX runs_owner ON runs (owner);
 `,
   },
 ];

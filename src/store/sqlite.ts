@@ -9,10 +9,10 @@ import { DatabaseSync, type SQLInputValue, type SQLOutputValue } from 'node:sqli
 import type { ProgressEvent } from '../diagnose.ts';
 import { idKey } from '../model/arm-id.ts';
 import type { Report, VerdictStatus } from '../report/schema.ts';
-import { MIGRATIONS, type Migration } from './migrations.ts';
+import { checkMigrationOrder, MIGRATIONS, newerSchemaError, type Migration } from './migrations.ts';
+import { cadenceColumns, checkNext, findingKeys, limitOf, ms, notifyJson, tickRequest } from './records.ts';
 import {
   StoreError,
-  type Cadence,
   type ClaimedTick,
   type DeliveryQuery,
   type DeliveryRecord,
@@ -22,7 +22,6 @@ import {
   type NewRun,
   type NewSchedule,
   type NextRunFn,
-  type NotifyTarget,
   type PruneCounts,
   type RunOutcome,
   type RunQuery,
@@ -41,8 +40,6 @@ export interface SqliteStoreOptions {
 }
 
 type Row = Record<string, SQLOutputValue>;
-
-const DEFAULT_LIMIT = 100;
 
 /** Opens (creating if needed) and migrates the database; refuses one written by a newer schema. */
 export async function openSqliteStore(path: string, options: SqliteStoreOptions = {}): Promise<Store> {
@@ -63,23 +60,13 @@ export async function openSqliteStore(path: string, options: SqliteStoreOptions 
 
 /** Applies the migrations the database lacks, in one transaction, and records them. */
 function migrate(db: DatabaseSync, path: string, migrations: readonly Migration[]): void {
-  migrations.forEach((m, i) => {
-    const prev = migrations[i - 1];
-    if (!Number.isInteger(m.version) || m.version < 1 || (prev && m.version <= prev.version)) {
-      throw new StoreError(`migration '${m.name}' has version ${m.version}: versions must be whole numbers from 1, strictly increasing`);
-    }
-  });
+  checkMigrationOrder(migrations);
   const known = migrations.at(-1)?.version ?? 0;
   transaction(db, () => {
     db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
     const applied = new Set(db.prepare('SELECT version FROM schema_migrations').all().map((r) => num(r, 'version')));
     const newest = Math.max(0, ...applied);
-    if (newest > known) {
-      throw new StoreError(
-        `database ${path} has schema version ${newest}, newer than the ${known} this aml-netdoctor knows: ` +
-          'it was written by a newer release; run that release (or a later one) against it, or point this one at another database',
-      );
-    }
+    if (newest > known) throw newerSchemaError(path, newest, known);
     const record = db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)');
     for (const m of migrations) {
       if (applied.has(m.version)) continue;
@@ -126,14 +113,6 @@ function optDate(row: Row, col: string): Date | undefined {
 function json<T>(row: Row, col: string): T {
   return JSON.parse(str(row, col)) as T;
 }
-function ms(d: Date): number {
-  const v = d.getTime();
-  if (Number.isNaN(v)) throw new StoreError('invalid date');
-  return v;
-}
-function limitOf(limit: number | undefined): number {
-  return limit === undefined ? DEFAULT_LIMIT : Math.max(0, Math.floor(limit));
-}
 
 function toRun(row: Row): RunRecord {
   const report = optStr(row, 'report');
@@ -141,6 +120,8 @@ function toRun(row: Row): RunRecord {
   const startedAt = optDate(row, 'started_at');
   const finishedAt = optDate(row, 'finished_at');
   const scheduleId = optStr(row, 'schedule_id');
+  const owner = optStr(row, 'owner');
+  const leaseUntil = optDate(row, 'lease_until');
   return {
     id: str(row, 'id'),
     workspaceId: str(row, 'workspace_id'),
@@ -153,6 +134,9 @@ function toRun(row: Row): RunRecord {
     ...(startedAt ? { startedAt } : {}),
     ...(finishedAt ? { finishedAt } : {}),
     ...(scheduleId !== undefined ? { scheduleId } : {}),
+    ...(owner !== undefined ? { owner } : {}),
+    ...(leaseUntil ? { leaseUntil } : {}),
+    attempts: num(row, 'attempts'),
   };
 }
 
@@ -204,22 +188,16 @@ function toDelivery(row: Row): DeliveryRecord {
   };
 }
 
-/** The schedule columns for a cadence: exactly one of interval and cron is set. */
-function cadenceColumns(c: Cadence): { interval_seconds: number | null; cron: string | null; timezone: string } {
-  return 'intervalSeconds' in c
-    ? { interval_seconds: c.intervalSeconds, cron: null, timezone: 'UTC' }
-    : { interval_seconds: null, cron: c.cron, timezone: c.timezone ?? 'UTC' };
+/** A condition and its parameters; absent (undefined) conditions are left out of the WHERE. */
+type Cond = [sql: string, ...params: SQLInputValue[]] | undefined;
+
+function where(conds: Cond[]): { sql: string; params: SQLInputValue[] } {
+  const used = conds.filter((c) => c !== undefined);
+  return { sql: used.length ? `WHERE ${used.map((c) => c[0]).join(' AND ')}` : '', params: used.flatMap(([, ...p]) => p) };
 }
 
-function notifyJson(targets: NotifyTarget[]): string {
-  return JSON.stringify(targets.map((n) => (n.secret !== undefined ? { url: n.url, secret: n.secret } : { url: n.url })));
-}
-
-/** A WHERE clause from optional equality conditions. */
-function where(conds: Array<[string, SQLInputValue | undefined]>): { sql: string; params: SQLInputValue[] } {
-  const used = conds.filter((c): c is [string, SQLInputValue] => c[1] !== undefined);
-  return { sql: used.length ? `WHERE ${used.map((c) => c[0]).join(' AND ')}` : '', params: used.map((c) => c[1]) };
-}
+/** A run a replica may take: queued, or running under a lease that ended before `at` (or none). */
+const TAKEABLE = `(status = 'queued' OR (status = 'running' AND (lease_until IS NULL OR lease_until < ?)))`;
 
 class SqliteStore implements Store {
   #db: DatabaseSync;
@@ -239,17 +217,22 @@ class SqliteStore implements Store {
   }
 
   async createRun(run: NewRun): Promise<RunRecord> {
-    const id = run.id ?? randomUUID();
-    this.#run(
-      `INSERT INTO runs (id, workspace_id, workspace_key, request, status, created_at, schedule_id) VALUES (?, ?, ?, ?, 'queued', ?, ?)`,
-      id,
+    return toRun(this.#insertRun(run));
+  }
+
+  #insertRun(run: NewRun): Row {
+    return this.#get(
+      `INSERT INTO runs (id, workspace_id, workspace_key, request, status, created_at, schedule_id, owner, lease_until)
+       VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?) RETURNING *`,
+      run.id ?? randomUUID(),
       run.request.workspaceId,
       idKey(run.request.workspaceId),
       JSON.stringify(run.request),
       ms(run.createdAt),
       run.scheduleId ?? null,
-    );
-    return toRun(this.#get('SELECT * FROM runs WHERE id = ?', id) as Row);
+      run.owner ?? null,
+      run.leaseUntil ? ms(run.leaseUntil) : null,
+    ) as Row;
   }
 
   async getRun(id: string): Promise<RunRecord | undefined> {
@@ -258,18 +241,43 @@ class SqliteStore implements Store {
   }
 
   async listRuns(query: RunQuery = {}): Promise<RunRecord[]> {
-    const w = where([
-      ['workspace_key = ?', query.workspaceId === undefined ? undefined : idKey(query.workspaceId)],
-      ['schedule_id = ?', query.scheduleId],
-    ]);
     const statuses = query.status ?? [];
-    const statusSql = statuses.length ? `${w.sql ? ' AND' : 'WHERE'} status IN (${statuses.map(() => '?').join(', ')})` : '';
-    const rows = this.#all(`SELECT * FROM runs ${w.sql}${statusSql} ORDER BY created_at DESC, rowid DESC LIMIT ?`, ...w.params, ...statuses, limitOf(query.limit));
+    const w = where([
+      query.workspaceId === undefined ? undefined : ['workspace_key = ?', idKey(query.workspaceId)],
+      query.scheduleId === undefined ? undefined : ['schedule_id = ?', query.scheduleId],
+      statuses.length ? [`status IN (${statuses.map(() => '?').join(', ')})`, ...statuses] : undefined,
+      query.scheduled === undefined ? undefined : [query.scheduled ? 'schedule_id IS NOT NULL' : 'schedule_id IS NULL'],
+      query.leaseExpiredBy === undefined ? undefined : ['(lease_until IS NULL OR lease_until < ?)', ms(query.leaseExpiredBy)],
+      query.createdBefore === undefined ? undefined : ['created_at < ?', ms(query.createdBefore)],
+    ]);
+    const rows = this.#all(`SELECT * FROM runs ${w.sql} ORDER BY created_at DESC, rowid DESC LIMIT ?`, ...w.params, limitOf(query.limit));
     return rows.map(toRun);
   }
 
   async startRun(id: string, at: Date): Promise<boolean> {
     return this.#run(`UPDATE runs SET status = 'running', started_at = ? WHERE id = ? AND status = 'queued'`, ms(at), id) === 1;
+  }
+
+  async takeRun(id: string, owner: string, at: Date, leaseUntil: Date): Promise<RunRecord | undefined> {
+    // One statement: whoever's UPDATE runs first takes the run; the other finds it leased.
+    const row = this.#get(
+      `UPDATE runs SET status = 'running', owner = ?, lease_until = ?, attempts = attempts + 1, started_at = COALESCE(started_at, ?)
+       WHERE id = ? AND ${TAKEABLE} RETURNING *`,
+      owner,
+      ms(leaseUntil),
+      ms(at),
+      id,
+      ms(at),
+    );
+    return row && toRun(row);
+  }
+
+  async releaseRun(id: string, owner: string): Promise<boolean> {
+    return this.#run(`UPDATE runs SET status = 'queued', owner = NULL, lease_until = NULL WHERE id = ? AND status = 'running' AND owner = ?`, id, owner) === 1;
+  }
+
+  async renewLeases(owner: string, leaseUntil: Date): Promise<number> {
+    return this.#run(`UPDATE runs SET lease_until = ? WHERE owner = ? AND status IN ('queued', 'running')`, ms(leaseUntil), owner);
   }
 
   async recordProgress(id: string, event: ProgressEvent): Promise<boolean> {
@@ -328,7 +336,7 @@ class SqliteStore implements Store {
   }
 
   async listSchedules(query: { workspaceId?: string } = {}): Promise<ScheduleRecord[]> {
-    const w = where([['workspace_key = ?', query.workspaceId === undefined ? undefined : idKey(query.workspaceId)]]);
+    const w = where([query.workspaceId === undefined ? undefined : ['workspace_key = ?', idKey(query.workspaceId)]]);
     return this.#all(`SELECT * FROM schedules ${w.sql} ORDER BY created_at, id`, ...w.params).map(toSchedule);
   }
 
@@ -373,9 +381,7 @@ class SqliteStore implements Store {
       for (const s of due) {
         const scheduledFor = s.nextRunAt as Date;
         const nextAt = next(s, now);
-        if (nextAt && !(ms(nextAt) > at)) {
-          throw new StoreError(`next run of schedule ${s.id} must be after ${now.toISOString()}, got ${nextAt.toISOString()}`);
-        }
+        checkNext(s, now, nextAt);
         // The UNIQUE (schedule_id, scheduled_for) key is the last line of defence: a tick that
         // somehow comes due again (nextRunAt set back by hand) is skipped, never run twice.
         const inserted = this.#run(
@@ -394,7 +400,8 @@ class SqliteStore implements Store {
         );
         if (inserted === 1) {
           const schedule = toSchedule(this.#get('SELECT * FROM schedules WHERE id = ?', s.id) as Row);
-          claimed.push({ scheduleId: s.id, scheduledFor, owner, claimedAt: now, schedule });
+          const run = this.#insertRun({ request: tickRequest(schedule), scheduleId: s.id, createdAt: now });
+          claimed.push({ scheduleId: s.id, scheduledFor, owner, claimedAt: now, runId: str(run, 'id'), schedule });
         }
       }
       return claimed;
@@ -403,7 +410,7 @@ class SqliteStore implements Store {
 
   async recordHealth(h: NewHealth): Promise<HealthRecord> {
     const workspaceId = h.workspaceId ?? h.report.workspace.id;
-    const findings = h.report.findings.map((f) => ({ code: f.code, resourceId: f.resourceId }));
+    const findings = findingKeys(h.report);
     this.#run(
       `INSERT INTO health (run_id, workspace_id, workspace_key, schedule_id, at, status, findings, report) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (run_id) DO NOTHING`,
@@ -446,8 +453,8 @@ class SqliteStore implements Store {
 
   async listDeliveries(query: DeliveryQuery = {}): Promise<DeliveryRecord[]> {
     const w = where([
-      ['schedule_id = ?', query.scheduleId],
-      ['run_id = ?', query.runId],
+      query.scheduleId === undefined ? undefined : ['schedule_id = ?', query.scheduleId],
+      query.runId === undefined ? undefined : ['run_id = ?', query.runId],
     ]);
     return this.#all(`SELECT * FROM deliveries ${w.sql} ORDER BY at DESC, rowid DESC LIMIT ?`, ...w.params, limitOf(query.limit)).map(toDelivery);
   }

@@ -25,6 +25,12 @@ export interface RunRecord {
   startedAt?: Date;
   finishedAt?: Date;
   scheduleId?: string;
+  /** The replica that holds the run (started or took it); cleared when it is handed back. */
+  owner?: string;
+  /** The holder's lease: past it, another replica may take the run over (takeRun) or end it. */
+  leaseUntil?: Date;
+  /** How many times a replica took the run (takeRun); 0 until then. */
+  attempts: number;
 }
 
 export interface NewRun {
@@ -33,6 +39,9 @@ export interface NewRun {
   request: DiagnoseRequest;
   scheduleId?: string;
   createdAt: Date;
+  /** The replica that will run it (an on-demand run), with its lease. */
+  owner?: string;
+  leaseUntil?: Date;
 }
 
 /** How a run ended; only a queued or running run can end. */
@@ -45,6 +54,12 @@ export interface RunQuery {
   workspaceId?: string;
   scheduleId?: string;
   status?: RunStatus[];
+  /** true: only scheduled runs (with a scheduleId); false: only on-demand runs. */
+  scheduled?: boolean;
+  /** Only runs whose lease is missing or ended before this time (nobody alive holds them). */
+  leaseExpiredBy?: Date;
+  /** Only runs created before this time. */
+  createdBefore?: Date;
   /** Newest first; 100 when absent. */
   limit?: number;
 }
@@ -123,6 +138,11 @@ export interface ClaimedTick {
   scheduledFor: Date;
   owner: string;
   claimedAt: Date;
+  /**
+   * The tick's run, created queued in the same transaction as the claim (request from the schedule:
+   * workspaceId, computeName when set, subscriptions), so a claimed tick always has a run to execute.
+   */
+  runId: string;
   /** The schedule as it is after the claim (nextRunAt advanced, secrets included for signing). */
   schedule: ScheduleRecord;
 }
@@ -189,6 +209,17 @@ export interface Store {
   listRuns(query?: RunQuery): Promise<RunRecord[]>;
   /** queued -> running. False when the run is not queued (e.g. cancelled before it started). */
   startRun(id: string, at: Date): Promise<boolean>;
+  /**
+   * A replica takes a run to execute it: a queued run, or a running one whose lease has ended
+   * (its holder died), becomes running, held by `owner` until `leaseUntil`; attempts + 1;
+   * startedAt is set the first time. Undefined (and nothing changes) when the run does not exist,
+   * has ended, or is running under a lease that has not ended at `at`.
+   */
+  takeRun(id: string, owner: string, at: Date, leaseUntil: Date): Promise<RunRecord | undefined>;
+  /** Hands a running run back: running (held by `owner`) -> queued, owner and lease cleared. */
+  releaseRun(id: string, owner: string): Promise<boolean>;
+  /** Extends the lease of every queued or running run `owner` holds; returns how many. */
+  renewLeases(owner: string, leaseUntil: Date): Promise<number>;
   /** Replaces the run's entry for the event's probe (or appends it). False when the run has ended. */
   recordProgress(id: string, event: ProgressEvent): Promise<boolean>;
   /** Ends a queued or running run. False when it had already ended: the first outcome wins. */
@@ -202,7 +233,8 @@ export interface Store {
   /**
    * Claims, atomically and at most once across every store on the same database, up to `limit`
    * enabled schedules whose nextRunAt <= now (earliest first): records a tick per schedule and
-   * moves its nextRunAt to next(schedule, now), which must be later than now.
+   * moves its nextRunAt to next(schedule, now), which must be later than now, and creates the
+   * tick's run (queued, no owner) in the same transaction.
    */
   claimDueSchedules(now: Date, owner: string, limit: number, next: NextRunFn): Promise<ClaimedTick[]>;
 

@@ -18,6 +18,12 @@ interface Job {
   barrier: SharedArrayBuffer;
 }
 
+if (!parentPort) {
+  // Run directly (`tap test/store/` runs every file in the folder): there is nothing to test here.
+  console.log('1..0 # not a test: a worker thread of test/store/sqlite.test.ts');
+  process.exit(0);
+}
+
 const job = workerData as Job;
 const cells = new Int32Array(job.barrier); // [arrived, generation]
 

@@ -1,6 +1,7 @@
 /**
- * What every Store implementation must do (SQLite today, PostgreSQL later). `open` must give a
- * fresh, empty store each call; each subtest closes its own.
+ * What every Store implementation must do (SQLite and PostgreSQL). `open` must give a fresh, empty
+ * store each call; `openTwins` two stores on one fresh, empty database (as two replicas would have:
+ * separate connections); each subtest closes its own.
  */
 import type { Test } from 'tap';
 import type { ProgressEvent } from '../../src/diagnose.ts';
@@ -63,7 +64,7 @@ export function schedule(overrides: Partial<NewSchedule> = {}): NewSchedule {
 const progress = (probe: string, phase: 'start' | 'done', ok?: boolean): ProgressEvent =>
   ({ probe, title: `read ${probe}`, phase, ...(ok === undefined ? {} : { ok, ms: 12 }) }) as ProgressEvent;
 
-export function storeContract(t: Test, open: () => Promise<Store>): void {
+export function storeContract(t: Test, open: () => Promise<Store>, openTwins: () => Promise<[Store, Store]>): void {
   const fresh = async (t: Test): Promise<Store> => {
     const store = await open();
     t.teardown(() => store.close());
@@ -77,7 +78,8 @@ export function storeContract(t: Test, open: () => Promise<Store>): void {
     t.match(run.id, /^[0-9a-f-]{36}$/, 'a uuid is generated');
     t.same({ status: run.status, workspaceId: run.workspaceId, request: run.request, progress: run.progress }, { status: 'queued', workspaceId: WS, request, progress: [] });
     t.equal(run.createdAt.toISOString(), at(0).toISOString());
-    t.notOk(run.startedAt ?? run.finishedAt ?? run.report ?? run.error ?? run.scheduleId, 'nothing else is set yet');
+    t.notOk(run.startedAt ?? run.finishedAt ?? run.report ?? run.error ?? run.scheduleId ?? run.owner ?? run.leaseUntil, 'nothing else is set yet');
+    t.equal(run.attempts, 0);
 
     t.equal(await store.startRun(run.id, at(1)), true);
     t.equal(await store.startRun(run.id, at(2)), false, 'a running run does not start again');
@@ -100,6 +102,21 @@ export function storeContract(t: Test, open: () => Promise<Store>): void {
     t.equal(done?.error, undefined);
     t.equal(await store.getRun('00000000-0000-4000-8000-000000000000'), undefined);
     await t.rejects(store.createRun({ request: { workspaceId: WS }, createdAt: new Date('not a date') }), /invalid date/);
+  });
+
+  t.test('times keep their milliseconds', async (t) => {
+    const store = await fresh(t);
+    const t1 = new Date('2026-03-02T06:00:00.123Z');
+    const t2 = new Date('2026-03-02T06:00:01.999Z');
+    const run = await store.createRun({ request: { workspaceId: WS }, createdAt: t1, owner: 'replica-a', leaseUntil: t2 });
+    await store.takeRun(run.id, 'replica-a', t1, t2);
+    await store.finishRun(run.id, { status: 'cancelled' }, t2);
+    const got = await store.getRun(run.id);
+    t.same([got?.createdAt, got?.startedAt, got?.leaseUntil, got?.finishedAt].map((d) => d?.toISOString()), [t1, t1, t2, t2].map((d) => d.toISOString()));
+    const s = await store.createSchedule(schedule({ createdAt: t1, nextRunAt: t2 }));
+    t.equal(s.nextRunAt?.toISOString(), t2.toISOString());
+    const [tick] = await store.claimDueSchedules(t2, 'w', 1, () => new Date(t2.getTime() + 1));
+    t.same([tick?.scheduledFor.toISOString(), tick?.schedule.nextRunAt?.toISOString()], [t2.toISOString(), '2026-03-02T06:00:02.000Z']);
   });
 
   t.test('a run cancelled before it starts never starts; a failed run keeps its error', async (t) => {
@@ -272,8 +289,8 @@ export function storeContract(t: Test, open: () => Promise<Store>): void {
     const store = await fresh(t);
     const cut = at(0);
     const oldSchedule = await store.createSchedule(schedule({ createdAt: at(-1000), nextRunAt: at(-100) }));
-    await store.claimDueSchedules(at(-100), 'w', 10, everyMinutes(15)); // tick claimed before the cut
-    await store.claimDueSchedules(at(10), 'w', 10, everyMinutes(15)); // tick claimed after
+    const [oldTick] = await store.claimDueSchedules(at(-100), 'w', 10, everyMinutes(15)); // tick (and its run) before the cut, the run never ended
+    const [newTick] = await store.claimDueSchedules(at(10), 'w', 10, everyMinutes(15)); // tick claimed after
 
     const oldRun = await store.createRun({ request: { workspaceId: WS }, createdAt: at(-50) });
     await store.finishRun(oldRun.id, { status: 'failed', error: 'x' }, at(-40));
@@ -287,12 +304,149 @@ export function storeContract(t: Test, open: () => Promise<Store>): void {
     await store.recordDelivery({ scheduleId: oldSchedule.id, runId: 'h-old', url: 'https://h', attempts: 1, status: 'delivered', at: at(-30) });
     await store.recordDelivery({ scheduleId: oldSchedule.id, runId: 'h-new', url: 'https://h', attempts: 1, status: 'delivered', at: at(0) });
 
-    t.same(await store.prune(cut), { runs: 2, health: 1, ticks: 1, deliveries: 1 });
-    t.same((await store.listRuns()).map((r) => r.id).sort(), [lateFinish.id, recent.id].sort(), 'a run that ended after the cut stays; one never ended and created before goes');
+    t.same(await store.prune(cut), { runs: 3, health: 1, ticks: 1, deliveries: 1 });
+    t.same((await store.listRuns()).map((r) => r.id).sort(), [lateFinish.id, recent.id, newTick?.runId].sort(), 'a run that ended after the cut stays; one never ended and created before goes');
     t.equal(await store.getRun(abandoned.id), undefined);
+    t.equal(oldTick && (await store.getRun(oldTick.runId)), undefined, 'an old tick run that never ran goes too');
     t.same((await store.healthHistory(WS, 10)).map((h) => h.runId), ['h-new']);
     t.same((await store.listDeliveries()).map((d) => d.runId), ['h-new'], 'a delivery exactly at the cut stays');
     t.ok(await store.getSchedule(oldSchedule.id), 'schedules are never pruned');
     t.same(await store.prune(cut), { runs: 0, health: 0, ticks: 0, deliveries: 0 }, 'pruning again finds nothing');
+  });
+
+  t.test('a claimed tick comes with its queued run, created in the same transaction as the claim', async (t) => {
+    const store = await fresh(t);
+    const withCompute = await store.createSchedule(schedule({ nextRunAt: at(-1), computeName: 'cpu-1', subscriptions: ['sub-hub'] }));
+    const plain = await store.createSchedule(schedule({ workspaceId: WS_B, nextRunAt: at(0) }));
+    const claimed = await store.claimDueSchedules(at(0), 'w1', 10, everyMinutes(15));
+    t.same(claimed.map((c) => c.scheduleId), [withCompute.id, plain.id]);
+
+    const [first, second] = await Promise.all(claimed.map((c) => store.getRun(c.runId)));
+    t.match(first, { status: 'queued', workspaceId: WS, scheduleId: withCompute.id, attempts: 0 });
+    t.same(first?.request, { workspaceId: WS, computeName: 'cpu-1', subscriptions: ['sub-hub'] }, 'the request comes from the schedule');
+    t.equal(first?.createdAt.toISOString(), at(0).toISOString(), 'created at the claim time');
+    t.same([first?.owner, first?.leaseUntil, first?.startedAt], [undefined, undefined, undefined], 'nobody holds it yet');
+    t.same(second?.request, { workspaceId: WS_B, subscriptions: [] });
+    t.notOk(second && 'computeName' in second.request, 'no compute name when the schedule has none');
+    t.equal(second?.scheduleId, plain.id);
+    t.not(claimed[0]?.runId, claimed[1]?.runId);
+
+    await store.updateSchedule(plain.id, { nextRunAt: at(0) }, at(1));
+    t.same(await store.claimDueSchedules(at(1), 'w2', 10, everyMinutes(15)), [], 'a tick taken before is skipped');
+    const stuck: NextRunFn = (_s, now) => now;
+    await store.updateSchedule(plain.id, { nextRunAt: at(2) }, at(2));
+    await t.rejects(store.claimDueSchedules(at(2), 'w2', 10, stuck), /must be after/);
+    t.same((await store.listRuns()).map((r) => r.id).sort(), claimed.map((c) => c.runId).sort(), 'neither a skipped nor a rolled-back claim leaves a run');
+  });
+
+  t.test('takeRun: a queued run becomes running under a lease; a live lease refuses others until it ends', async (t) => {
+    const store = await fresh(t);
+    const run = await store.createRun({ request: { workspaceId: WS }, createdAt: at(0) });
+    t.same([run.attempts, run.owner, run.leaseUntil], [0, undefined, undefined], 'nobody has taken a new run');
+
+    const taken = await store.takeRun(run.id, 'replica-a', at(1), at(3));
+    t.match(taken, { id: run.id, status: 'running', owner: 'replica-a', attempts: 1 });
+    t.equal(taken?.leaseUntil?.toISOString(), at(3).toISOString());
+    t.equal(taken?.startedAt?.toISOString(), at(1).toISOString());
+    t.same(await store.getRun(run.id), taken, 'what takeRun returns is what is stored');
+
+    t.equal(await store.takeRun(run.id, 'replica-b', at(2), at(5)), undefined, 'refused while the lease runs');
+    t.equal(await store.takeRun(run.id, 'replica-b', at(3), at(5)), undefined, 'refused at the very end of the lease');
+    t.same(await store.getRun(run.id), taken, 'a refused take changes nothing');
+
+    const over = await store.takeRun(run.id, 'replica-b', at(4), at(6));
+    t.match(over, { status: 'running', owner: 'replica-b', attempts: 2 });
+    t.equal(over?.leaseUntil?.toISOString(), at(6).toISOString());
+    t.equal(over?.startedAt?.toISOString(), at(1).toISOString(), 'startedAt is the first start');
+
+    t.ok(await store.finishRun(run.id, { status: 'failed', error: 'x' }, at(5)));
+    t.equal(await store.takeRun(run.id, 'replica-c', at(10), at(12)), undefined, 'an ended run is never taken');
+    t.equal((await store.getRun(run.id))?.status, 'failed');
+    t.equal(await store.takeRun('00000000-0000-4000-8000-000000000000', 'replica-c', at(10), at(12)), undefined, 'nor a missing one');
+
+    const started = await store.createRun({ request: { workspaceId: WS }, createdAt: at(0) });
+    await store.startRun(started.id, at(1));
+    t.match(await store.takeRun(started.id, 'replica-a', at(1), at(2)), { owner: 'replica-a', attempts: 1 }, 'a running run without a lease can be taken');
+
+    const onDemand = await store.createRun({ request: { workspaceId: WS }, createdAt: at(0), owner: 'replica-a', leaseUntil: at(2) });
+    t.match(onDemand, { status: 'queued', owner: 'replica-a', attempts: 0 });
+    t.equal(onDemand.leaseUntil?.toISOString(), at(2).toISOString(), 'a run can be created already held');
+    t.match(await store.takeRun(onDemand.id, 'replica-a', at(0), at(2)), { status: 'running', owner: 'replica-a', attempts: 1 });
+  });
+
+  t.test('releaseRun hands a run back to the queue, only by its holder', async (t) => {
+    const store = await fresh(t);
+    const run = await store.createRun({ request: { workspaceId: WS }, createdAt: at(0) });
+    await store.takeRun(run.id, 'replica-a', at(1), at(10));
+    t.equal(await store.releaseRun(run.id, 'replica-b'), false, 'another replica cannot hand it back');
+    t.match(await store.getRun(run.id), { status: 'running', owner: 'replica-a' });
+
+    t.equal(await store.releaseRun(run.id, 'replica-a'), true);
+    const back = await store.getRun(run.id);
+    t.same([back?.status, back?.owner, back?.leaseUntil, back?.attempts], ['queued', undefined, undefined, 1], 'queued, unheld, its attempt counted');
+    t.equal(back?.startedAt?.toISOString(), at(1).toISOString());
+    t.equal(await store.releaseRun(run.id, 'replica-a'), false, 'a queued run is not released again');
+
+    const again = await store.takeRun(run.id, 'replica-b', at(2), at(4));
+    t.match(again, { status: 'running', owner: 'replica-b', attempts: 2 }, 'anyone may take it again at once');
+    await store.finishRun(run.id, { status: 'succeeded', report: report(WS) }, at(3));
+    t.equal(await store.releaseRun(run.id, 'replica-b'), false, 'an ended run stays ended');
+    t.equal((await store.getRun(run.id))?.status, 'succeeded');
+    t.equal(await store.releaseRun('nope', 'replica-b'), false);
+  });
+
+  t.test('renewLeases extends every unfinished run the owner holds, and nothing else', async (t) => {
+    const store = await fresh(t);
+    const running = await store.createRun({ request: { workspaceId: WS }, createdAt: at(0) });
+    await store.takeRun(running.id, 'replica-a', at(0), at(1));
+    const queued = await store.createRun({ request: { workspaceId: WS }, createdAt: at(0), owner: 'replica-a', leaseUntil: at(1) });
+    const ended = await store.createRun({ request: { workspaceId: WS }, createdAt: at(0) });
+    await store.takeRun(ended.id, 'replica-a', at(0), at(1));
+    await store.finishRun(ended.id, { status: 'cancelled' }, at(0));
+    const other = await store.createRun({ request: { workspaceId: WS }, createdAt: at(0) });
+    await store.takeRun(other.id, 'replica-b', at(0), at(1));
+
+    t.equal(await store.renewLeases('replica-a', at(5)), 2);
+    const lease = async (id: string) => (await store.getRun(id))?.leaseUntil?.toISOString();
+    t.same(await Promise.all([running, queued, ended, other].map((r) => lease(r.id))), [at(5), at(5), at(1), at(1)].map((d) => d.toISOString()));
+    t.equal(await store.takeRun(running.id, 'replica-b', at(2), at(3)), undefined, 'a renewed lease keeps others out');
+    t.equal(await store.renewLeases('replica-z', at(5)), 0, 'an owner holding nothing renews nothing');
+  });
+
+  t.test('runs can be listed by scheduled or on-demand, by expired lease and by creation time', async (t) => {
+    const store = await fresh(t);
+    const onDemand = await store.createRun({ request: { workspaceId: WS }, createdAt: at(1), owner: 'replica-a', leaseUntil: at(10) });
+    const scheduled = await store.createRun({ request: { workspaceId: WS }, createdAt: at(2), scheduleId: 's1' });
+    const lapsed = await store.createRun({ request: { workspaceId: WS }, createdAt: at(3), scheduleId: 's1' });
+    await store.takeRun(lapsed.id, 'replica-b', at(3), at(5));
+    const ids = (rs: { id: string }[]) => rs.map((r) => r.id);
+    t.same(ids(await store.listRuns({ scheduled: true })), [lapsed.id, scheduled.id]);
+    t.same(ids(await store.listRuns({ scheduled: false })), [onDemand.id]);
+    t.same(ids(await store.listRuns({ leaseExpiredBy: at(6) })), [lapsed.id, scheduled.id], 'no lease, or one that ended before');
+    t.same(ids(await store.listRuns({ leaseExpiredBy: at(5) })), [scheduled.id], 'a lease ending exactly then still holds');
+    t.same(ids(await store.listRuns({ leaseExpiredBy: at(11) })), [lapsed.id, scheduled.id, onDemand.id]);
+    t.same(ids(await store.listRuns({ createdBefore: at(3) })), [scheduled.id, onDemand.id], 'strictly before');
+    t.same(ids(await store.listRuns({ status: ['running'], scheduled: true, leaseExpiredBy: at(6), createdBefore: at(4) })), [lapsed.id], 'filters combine');
+    t.same(await store.listRuns({ status: ['queued'], scheduled: false, leaseExpiredBy: at(6) }), []);
+  });
+
+  t.test('two stores on one database racing to take the same runs: exactly one wins each', async (t) => {
+    const [a, b] = await openTwins();
+    t.teardown(async () => {
+      await a.close();
+      await b.close();
+    });
+    const runs = [];
+    for (let i = 0; i < 20; i++) runs.push(await a.createRun({ request: { workspaceId: WS }, createdAt: at(0) }));
+    const results = await Promise.all(
+      runs.map(async (run) => {
+        const [byA, byB] = await Promise.all([a.takeRun(run.id, 'replica-a', at(1), at(5)), b.takeRun(run.id, 'replica-b', at(1), at(5))]);
+        return { run: run.id, winners: [byA?.owner, byB?.owner].filter((o) => o !== undefined), stored: await b.getRun(run.id) };
+      }),
+    );
+    for (const r of results) {
+      t.equal(r.winners.length, 1, `one take of ${r.run} succeeded`);
+      t.match(r.stored, { status: 'running', owner: r.winners[0], attempts: 1 }, 'the winner holds it, taken once');
+    }
   });
 }
