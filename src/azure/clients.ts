@@ -10,6 +10,8 @@
  * - Bounded retries (429/503 honour Retry-After up to `maxRetryAfterMs`), a per-call timeout.
  * - Optional, per attempt: a per-subscription token bucket (`throttle`, src/azure/throttle.ts) and
  *   request counting by operation (`metrics`, src/azure/arm-metrics.ts).
+ * - Optional, per sweep: a single-flight cache of GET answers shared by every client (`sharedReads`,
+ *   src/azure/shared-reads.ts), outside the retries and the throttle.
  * - api-version overrides where an SDK is older than the fields we read (the ML SDK's 2022-10-01
  *   model has no managedNetwork or enableSSO: we ask for a newer version and read the raw body).
  */
@@ -25,6 +27,7 @@ import { ContainerRegistryManagementClient } from '@azure/arm-containerregistry'
 import { CLOUDS, type CloudName, type CloudProfile } from '../model/cloud.ts';
 import { armMetricsPolicy, type ArmMetricsSink } from './arm-metrics.ts';
 import { RETRY_AFTER_HEADERS, retryAfterMs, type ArmThrottle } from './throttle.ts';
+import type { SharedReads, SharedReadsTarget } from './shared-reads.ts';
 
 /** api-version sent by the ML client: newest stable that carries managedNetwork and enableSSO. */
 export const ML_API_VERSION = '2025-09-01';
@@ -50,6 +53,8 @@ export interface AzureAccessOptions {
   throttle?: ArmThrottle;
   /** Receives every ARM attempt, by operation and status (src/azure/arm-metrics.ts). */
   metrics?: ArmMetricsSink;
+  /** GET answers shared by every client for one sweep and one credential (src/azure/shared-reads.ts); none when absent. */
+  sharedReads?: SharedReads;
 }
 
 export interface CallOptions {
@@ -135,11 +140,12 @@ export function createAzureClients(options: AzureAccessOptions): AzureClients {
   const storage = new Map<string, StorageManagementClient>();
   const keyVault = new Map<string, KeyVaultManagementClient>();
   const registry = new Map<string, ContainerRegistryManagementClient>();
-  const memo = <C>(m: Map<string, C>, sub: string, make: () => C): C => {
+  const memo = <C extends { pipeline: SharedReadsTarget }>(m: Map<string, C>, sub: string, make: () => C): C => {
     const key = sub.toLowerCase();
     let c = m.get(key);
     if (!c) {
       c = make();
+      options.sharedReads?.attach(c.pipeline);
       m.set(key, c);
     }
     return c;

@@ -217,6 +217,8 @@ function bodyMatches(match: Record<string, string> | undefined, body: unknown): 
 class Estate {
   readonly all: StoredResource[];
   private readonly byKey = new Map<string, StoredResource>();
+  /** Direct children by parent key (`<parent>/<type>/<name>`), in `all` order: listings of a large estate stay fast. */
+  private readonly byParent = new Map<string, StoredResource[]>();
   private readonly operations: ScenarioOperation[];
 
   constructor(resources: ScenarioResource[], operations: ScenarioOperation[]) {
@@ -227,6 +229,12 @@ class Estate {
       if (this.byKey.has(child.key)) continue;
       this.all.push(child);
       this.byKey.set(child.key, child);
+    }
+    for (const r of this.all) {
+      const parent = r.key.split('/').slice(0, -2).join('/');
+      const siblings = this.byParent.get(parent);
+      if (siblings) siblings.push(r);
+      else this.byParent.set(parent, [r]);
     }
     this.operations = operations;
   }
@@ -244,8 +252,7 @@ class Estate {
   children(parentId: string, childType: string): StoredResource[] {
     const parent = idKey(parentId);
     const type = childType.toLowerCase();
-    return this.all.filter((r) => {
-      if (!r.key.startsWith(`${parent}/`)) return false;
+    return (this.byParent.get(parent) ?? []).filter((r) => {
       const rest = r.key.slice(parent.length + 1).split('/');
       if (rest.length !== 2) return false;
       return type === 'all' ? RECORD_TYPES.has(rest[0] as string) : rest[0] === type;
