@@ -131,6 +131,7 @@ export default async function app(fastify: FastifyInstance, opts: AppOptions): P
     diagnose: opts.diagnose,
     syncBudgetMs: opts.config.NETDOCTOR_SYNC_BUDGET_MS,
     retainMs: opts.config.NETDOCTOR_RUN_RETENTION_MS,
+    shutdownGraceMs: opts.config.NETDOCTOR_SHUTDOWN_GRACE_MS,
     ...(opts.runs ? { runs: opts.runs } : {}),
   });
   if (opts.store) await fastify.register(schedules, { store: opts.store });

@@ -56,6 +56,34 @@ export const Config = Type.Object(
     NETDOCTOR_SCHEDULER: Type.Enum(['on', 'off'], { default: 'on', description: 'Run due scheduled health checks in this process (off: serve the API only).' }),
     NETDOCTOR_SCHEDULER_TICK_MS: Type.Integer({ minimum: 100, maximum: 3_600_000, default: 5_000, description: 'How often the scheduler looks for due schedules.' }),
     NETDOCTOR_HISTORY_RETENTION_DAYS: Type.Integer({ minimum: 1, maximum: 3650, default: 90, description: 'Runs, health history and deliveries older than this are deleted (schedules never are).' }),
+    DATABASE_URL: Type.Optional(
+      Type.String({
+        pattern: '^postgres(ql)?://',
+        description:
+          'PostgreSQL (postgres://user:password@host:5432/db): replicas share schedules, runs and history there, and scheduled runs through a job queue (pg-boss). Unset: the SQLite file NETDOCTOR_DB_PATH. Never logged.',
+      }),
+    ),
+    NETDOCTOR_RUN_LEASE_SECONDS: Type.Integer({
+      minimum: 2,
+      maximum: 3600,
+      default: 30,
+      description: 'A replica renews its hold on the runs it executes every third of this; a run whose holder stopped renewing is taken over (scheduled) or ended failed (on-demand) after it.',
+    }),
+    NETDOCTOR_JOB_HEARTBEAT_SECONDS: Type.Integer({
+      minimum: 10,
+      maximum: 3600,
+      default: 30,
+      description: "PostgreSQL: a scheduled run's job whose replica has not heartbeated for this long is retried on another replica.",
+    }),
+    NETDOCTOR_QUEUE_SUPERVISE_SECONDS: Type.Integer({ minimum: 1, maximum: 3600, default: 30, description: 'PostgreSQL: how often the job queue looks for jobs whose replica died.' }),
+    NETDOCTOR_SCHEDULER_BATCH: Type.Integer({ minimum: 1, maximum: 10_000, default: 200, description: 'Most due schedules claimed per tick (and scheduled runs taken per queue batch); a batch is one sweep.' }),
+    NETDOCTOR_SWEEP_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 256, default: 8, description: 'Diagnoses run at once within a sweep.' }),
+    NETDOCTOR_SHUTDOWN_GRACE_MS: Type.Integer({
+      minimum: 0,
+      maximum: 600_000,
+      default: 10_000,
+      description: 'On SIGTERM/SIGINT, how long running scheduled work may go on before it is handed back (queued again for another replica or the next start).',
+    }),
     NETDOCTOR_ARM_BURST: Type.Optional(
       Type.Integer({ minimum: 1, maximum: 100_000, description: "ARM requests per subscription allowed at once after a quiet period (token bucket size). Default 250, ARM's documented read bucket." }),
     ),
@@ -67,7 +95,7 @@ export type Config = Static<typeof Config>;
 type ConfigKey = keyof Config & string;
 const KEYS = Object.keys(Config.properties) as ConfigKey[];
 /** Variables whose value must never appear in a message. */
-const SECRET: ReadonlySet<string> = new Set(['NETDOCTOR_ACCESS_TOKEN']);
+const SECRET: ReadonlySet<string> = new Set(['NETDOCTOR_ACCESS_TOKEN', 'DATABASE_URL']);
 
 export interface ConfigProblem {
   variable: string;
@@ -175,6 +203,6 @@ function describe(variable: string, message: string, params: object, value: unkn
   const allowed = (params as { allowedValues?: unknown[] }).allowedValues;
   const expectation = allowed ? `must be one of ${allowed.join(', ')}` : variable === 'NETDOCTOR_ARM_ENDPOINT' ? 'must be an https URL without credentials' : message;
   // The ARM endpoint may carry credentials (https://user:pass@host), the token always is one.
-  if (SECRET.has(variable) || variable === 'NETDOCTOR_ARM_ENDPOINT') return expectation;
+  if (SECRET.has(variable) || variable === 'NETDOCTOR_ARM_ENDPOINT') return variable === 'DATABASE_URL' ? 'must be a postgres:// or postgresql:// URL' : expectation;
   return `${expectation} (got '${String(value)}')`;
 }

@@ -8,7 +8,7 @@ import Fastify from 'fastify';
 import { pino } from 'pino';
 import app from './app.ts';
 import { ConfigError, loadConfig, type Config } from './config.ts';
-import { createAzureClients, credentialFromEnv } from './azure/clients.ts';
+import { createAzureClients, credentialFromEnv, type AzureAccessOptions } from './azure/clients.ts';
 import { createDiagnose } from './diagnose.ts';
 import { ArmThrottle } from './azure/throttle.ts';
 import { createMetrics } from './service/metrics.ts';
@@ -18,12 +18,19 @@ import { hostname } from 'node:os';
 import { Scheduler } from './service/scheduler.ts';
 import { createStoredRuns, recoverInterruptedRuns } from './service/stored-runs.ts';
 import { openSqliteStore } from './store/sqlite.ts';
+import { openPostgresStore } from './store/postgres.ts';
+import { openPgBossQueue } from './service/pgboss-queue.ts';
+import { createSweepDiagnose } from './service/sweep.ts';
 import type { Store } from './store/store.ts';
 
 /** Anything that may carry a credential; pino's wildcards match one level, so list the usual depths. */
 const REDACT = [
   'req.headers.authorization',
   'req.headers.cookie',
+  'DATABASE_URL',
+  '*.DATABASE_URL',
+  'connectionString',
+  '*.connectionString',
   'req.headers["x-ms-authorization-auxiliary"]',
   'headers.authorization',
   '*.headers.authorization',
@@ -43,8 +50,8 @@ const REDACT = [
 
 /** Longest time a client may take to send one request (headers and body); diagnosis time is not counted. */
 const REQUEST_TIMEOUT_MS = 30_000;
-/** Longest wait for in-flight requests after SIGINT/SIGTERM before exiting anyway. */
-const SHUTDOWN_GRACE_MS = 10_000;
+/** Beyond the configured grace, how long shutdown may take (handing back, closing) before exiting anyway. */
+const SHUTDOWN_MARGIN_MS = 10_000;
 /** Attempts per DNS query (UDP loses packets; one retry keeps a single drop from looking like a failure). */
 const DNS_TRIES = 2;
 
@@ -68,7 +75,7 @@ const throttle = new ArmThrottle({
   ...(config.NETDOCTOR_ARM_BURST !== undefined ? { burst: config.NETDOCTOR_ARM_BURST } : {}),
 });
 
-const azure = createAzureClients({
+const azureOptions: AzureAccessOptions = {
   cloud: config.NETDOCTOR_CLOUD,
   ...(config.NETDOCTOR_ARM_ENDPOINT ? { armEndpoint: config.NETDOCTOR_ARM_ENDPOINT } : {}),
   credential: credentialFromEnv({ NETDOCTOR_ACCESS_TOKEN: config.NETDOCTOR_ACCESS_TOKEN }),
@@ -76,30 +83,65 @@ const azure = createAzureClients({
   lroPollIntervalMs: config.NETDOCTOR_LRO_POLL_MS,
   throttle,
   ...(metrics ? { metrics } : {}),
-});
-const diagnose = createDiagnose({
+};
+const azure = createAzureClients(azureOptions);
+const diagnoseDeps = {
   cloud: config.NETDOCTOR_CLOUD,
-  azure,
   dns: { servers: config.NETDOCTOR_DNS_SERVERS, timeoutMs: config.NETDOCTOR_DNS_TIMEOUT_MS, tries: DNS_TRIES },
   log,
   ...(metrics ? { metrics } : {}),
-});
+};
+const diagnose = createDiagnose({ ...diagnoseDeps, azure });
 
+const postgres = config.DATABASE_URL;
 async function openStore(): Promise<Store> {
   try {
-    return await openSqliteStore(config.NETDOCTOR_DB_PATH);
+    return postgres ? await openPostgresStore(postgres) : await openSqliteStore(config.NETDOCTOR_DB_PATH);
   } catch (err) {
-    process.stderr.write(`aml-netdoctor: NETDOCTOR_DB_PATH: cannot open '${config.NETDOCTOR_DB_PATH}' (${err instanceof Error ? err.message : String(err)})\n`);
+    // The message of a connection error never holds the password; the URL is not repeated.
+    const where = postgres ? 'DATABASE_URL: cannot use the PostgreSQL database' : `NETDOCTOR_DB_PATH: cannot open '${config.NETDOCTOR_DB_PATH}'`;
+    process.stderr.write(`aml-netdoctor: ${where} (${err instanceof Error ? err.message : String(err)})\n`);
     process.exit(2);
   }
 }
 const store = await openStore();
-// Before anything can start a run: runs the previous process left unfinished can no longer finish.
-const interrupted = await recoverInterruptedRuns(store, new Date());
-if (interrupted > 0) log.warn({ interrupted }, 'runs left unfinished by the previous process marked failed');
-const runs = createStoredRuns({ store, diagnose });
 const owner = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
-const scheduler = new Scheduler({ store, diagnose, log: log.child({ component: 'scheduler' }), owner });
+const leaseMs = config.NETDOCTOR_RUN_LEASE_SECONDS * 1000;
+// On-demand runs whose holder is gone (a previous process, a dead replica) end failed, now and then periodically.
+const recover = () =>
+  recoverInterruptedRuns(store, new Date()).then(
+    (interrupted) => {
+      if (interrupted > 0) log.warn({ interrupted }, 'runs whose replica stopped before they finished marked failed');
+    },
+    (err: unknown) => log.error({ err }, 'recovering interrupted runs failed'),
+  );
+await recover();
+const recoverTimer = setInterval(recover, leaseMs);
+recoverTimer.unref();
+const runs = createStoredRuns({ store, diagnose, owner, leaseMs });
+const queue = postgres
+  ? await openPgBossQueue({
+      connectionString: postgres,
+      log: log.child({ component: 'queue' }),
+      heartbeatSeconds: config.NETDOCTOR_JOB_HEARTBEAT_SECONDS,
+      superviseSeconds: config.NETDOCTOR_QUEUE_SUPERVISE_SECONDS,
+      batchSize: config.NETDOCTOR_SCHEDULER_BATCH,
+    }).catch((err: unknown) => {
+      process.stderr.write(`aml-netdoctor: DATABASE_URL: cannot start the job queue (${err instanceof Error ? err.message : String(err)})\n`);
+      process.exit(2);
+    })
+  : undefined;
+const scheduler = new Scheduler({
+  store,
+  // One sweep per tick (embedded) or per queue batch (PostgreSQL): shared resources are read once in it.
+  sweep: () => createSweepDiagnose(azureOptions, diagnoseDeps).diagnose,
+  log: log.child({ component: 'scheduler' }),
+  owner,
+  batch: config.NETDOCTOR_SCHEDULER_BATCH,
+  concurrency: config.NETDOCTOR_SWEEP_CONCURRENCY,
+  leaseMs,
+  ...(queue ? { queue } : {}),
+});
 const HOUR_MS = 3_600_000;
 const prune = () =>
   store.prune(new Date(Date.now() - config.NETDOCTOR_HISTORY_RETENTION_DAYS * 24 * HOUR_MS)).then(
@@ -111,12 +153,16 @@ pruneTimer.unref();
 
 const server = Fastify({ loggerInstance: log, requestTimeout: REQUEST_TIMEOUT_MS, return503OnClosing: true, ...requestIdOptions });
 await server.register(app, { config, diagnose, store, runs, ...(metrics ? { metrics } : {}) });
-// Shutdown order: stop claiming ticks and cancel scheduled runs (their runs end cancelled), then close the store.
+// Shutdown order: stop claiming ticks and taking queued runs; running scheduled work gets the grace
+// period, then is handed back (queued again, for another replica or the next start); then the queue
+// and the store close. On-demand runs get the same grace (routes/diagnoses.ts), then are cancelled.
 server.addHook('preClose', async () => {
   clearInterval(pruneTimer);
-  await scheduler.stop();
+  clearInterval(recoverTimer);
+  await scheduler.stop({ graceMs: config.NETDOCTOR_SHUTDOWN_GRACE_MS });
 });
 server.addHook('onClose', async () => {
+  await queue?.close();
   await store.close();
 });
 
@@ -128,7 +174,7 @@ function shutdown(signal: NodeJS.Signals): void {
   setTimeout(() => {
     server.log.error('in-flight requests did not finish in time; exiting');
     process.exit(1);
-  }, SHUTDOWN_GRACE_MS).unref();
+  }, config.NETDOCTOR_SHUTDOWN_GRACE_MS + SHUTDOWN_MARGIN_MS).unref();
   server.close().then(
     () => process.exit(0),
     (err: unknown) => {
@@ -142,7 +188,8 @@ process.once('SIGTERM', shutdown);
 
 try {
   await server.listen({ host: config.HOST, port: config.PORT });
-  if (config.NETDOCTOR_SCHEDULER === 'on') scheduler.start(config.NETDOCTOR_SCHEDULER_TICK_MS);
+  if (config.NETDOCTOR_SCHEDULER === 'on') await scheduler.start(config.NETDOCTOR_SCHEDULER_TICK_MS);
+  else scheduler.keepLeases();
   void prune();
   server.log.info(
     {
@@ -151,7 +198,7 @@ try {
       dnsServers: config.NETDOCTOR_DNS_SERVERS,
       armThrottle: { readsPerSecond: throttle.readsPerSecond, burst: throttle.burst },
       metrics: metrics !== undefined,
-      store: config.NETDOCTOR_DB_PATH,
+      store: postgres ? 'postgresql' : config.NETDOCTOR_DB_PATH,
       scheduler: config.NETDOCTOR_SCHEDULER === 'on' ? { owner, tickMs: config.NETDOCTOR_SCHEDULER_TICK_MS } : 'off',
     },
     'aml-netdoctor ready',

@@ -83,6 +83,8 @@ export interface DiagnosesOptions {
   retainMs: number;
   /** Where runs live; default an in-memory registry running `diagnose`. */
   runs?: DiagnosisRuns;
+  /** At shutdown, how long unfinished runs may go on before they are cancelled (default 0). */
+  shutdownGraceMs?: number;
 }
 
 /** Why a run was cancelled, as its error message says. */
@@ -121,10 +123,10 @@ export default async function diagnoses(instance: FastifyInstance, opts: Diagnos
   fastify.removeContentTypeParser('text/plain');
   const runs = opts.runs ?? createMemoryRuns({ diagnose: opts.diagnose, retainMs: opts.retainMs });
   let closing = false;
-  // Closing waits for in-flight requests; cancel every unfinished run so shutdown is prompt.
+  // Closing waits for in-flight requests: unfinished runs get the grace period, then are cancelled.
   fastify.addHook('preClose', async () => {
     closing = true;
-    await runs.close(CANCELLED.shutdown);
+    await runs.close(CANCELLED.shutdown, opts.shutdownGraceMs ?? 0);
   });
 
   fastify.post(

@@ -80,8 +80,11 @@ export interface DiagnosisRuns {
    * the unsubscribe function, or undefined for an unknown run.
    */
   subscribe(id: string, afterSeq: number, listener: (e: RunEvent) => void): Promise<(() => void) | undefined>;
-  /** Cancels every unfinished run with `reason` and refuses new ones (shutdown). */
-  close(reason: string): Promise<void>;
+  /**
+   * Shutdown: refuses new runs, gives unfinished ones up to `graceMs` (default 0) to finish, then
+   * cancels the rest with `reason`.
+   */
+  close(reason: string, graceMs?: number): Promise<void>;
 }
 
 export class RunsClosedError extends Error {
@@ -131,6 +134,7 @@ interface Entry {
   events: RunEvent[];
   listeners: Set<(e: RunEvent) => void>;
   settle: (f: FinishedRun) => void;
+  finished: Promise<FinishedRun>;
 }
 
 /** A copy callers may keep: later progress does not change it. */
@@ -236,7 +240,7 @@ export function createLiveRuns(options: LiveRunsOptions): DiagnosisRuns {
       const run: DiagnosisRun = { id, status: 'queued', createdAt: createdAt.toISOString(), progress: [] };
       let settle!: (f: FinishedRun) => void;
       const finished = new Promise<FinishedRun>((resolve) => (settle = resolve));
-      const entry: Entry = { run, probes: new Map(), controller: new AbortController(), events: [], listeners: new Set(), settle };
+      const entry: Entry = { run, probes: new Map(), controller: new AbortController(), events: [], listeners: new Set(), settle, finished };
       runs.set(run.id, entry);
       // Closed while the backend was recording it: it ends as every other unfinished run did.
       if (closed) {
@@ -267,9 +271,15 @@ export function createLiveRuns(options: LiveRunsOptions): DiagnosisRuns {
       entry.listeners.add(listener);
       return () => entry.listeners.delete(listener);
     },
-    async close(reason) {
+    async close(reason, graceMs = 0) {
       closed = true;
       closeReason = reason;
+      const unfinished = [...runs.values()].filter((e) => !isFinal(e.run.status));
+      if (graceMs > 0 && unfinished.length > 0) {
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([Promise.all(unfinished.map((e) => e.finished)), new Promise((r) => (timer = setTimeout(r, graceMs)))]);
+        clearTimeout(timer);
+      }
       for (const entry of runs.values()) if (!isFinal(entry.run.status)) cancelEntry(entry, reason);
       await Promise.all([...writing]);
     },

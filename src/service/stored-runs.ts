@@ -12,7 +12,7 @@ import type { DiagnoseFn, DiagnoseRequest } from '../diagnose.ts';
 import type { RunRecord, Store } from '../store/store.ts';
 import { createLiveRuns, deliver, isFinal, type CancelOutcome, type DiagnosisRun, type DiagnosisRuns, type ProbeProgress, type RunBackend, type RunEvent } from './runs.ts';
 
-export const INTERRUPTED_MESSAGE = 'interrupted: the service restarted before the diagnosis finished';
+export const INTERRUPTED_MESSAGE = 'interrupted: the service (or the replica running it) stopped before the diagnosis finished';
 
 export interface StoredRunsOptions {
   store: Store;
@@ -21,6 +21,12 @@ export interface StoredRunsOptions {
   pollMs?: number;
   /** How long a finished run stays in memory when its outcome could not be written (default 10 minutes). */
   retainMs?: number;
+  /**
+   * This replica: its runs are created held by it, with a lease of `leaseMs` that the replica keeps
+   * renewing (Scheduler.keepLeases). A run whose lease ran out is ended by recoverInterruptedRuns.
+   */
+  owner?: string;
+  leaseMs?: number;
 }
 
 function toProgress(e: RunRecord['progress'][number]): ProbeProgress {
@@ -45,7 +51,7 @@ function sameProgress(a: ProbeProgress | undefined, b: ProbeProgress): boolean {
   return a !== undefined && a.phase === b.phase && a.ok === b.ok && a.ms === b.ms;
 }
 
-function storeBackend(store: Store, pollMs: number): RunBackend {
+function storeBackend(store: Store, pollMs: number, holder?: { owner: string; leaseMs: number }): RunBackend {
   /** Per run, its writes in order (a finish never lands before the progress before it). */
   const chains = new Map<string, Promise<unknown>>();
   function write<T>(id: string, op: () => Promise<T>): Promise<T> {
@@ -66,7 +72,8 @@ function storeBackend(store: Store, pollMs: number): RunBackend {
   return {
     async create(input, createdAt) {
       const request: DiagnoseRequest = input.request;
-      return (await store.createRun({ request, createdAt })).id;
+      const lease = holder ? { owner: holder.owner, leaseUntil: new Date(createdAt.getTime() + holder.leaseMs) } : {};
+      return (await store.createRun({ request, createdAt, ...lease })).id;
     },
     started(id, at) {
       // Progress is best effort: while the run is live, memory is what GET answers.
@@ -142,17 +149,20 @@ function storeBackend(store: Store, pollMs: number): RunBackend {
 }
 
 export function createStoredRuns(options: StoredRunsOptions): DiagnosisRuns {
-  return createLiveRuns({ diagnose: options.diagnose, retainMs: options.retainMs ?? 600_000, backend: storeBackend(options.store, options.pollMs ?? 1_000) });
+  const holder = options.owner ? { owner: options.owner, leaseMs: options.leaseMs ?? 30_000 } : undefined;
+  return createLiveRuns({ diagnose: options.diagnose, retainMs: options.retainMs ?? 600_000, backend: storeBackend(options.store, options.pollMs ?? 1_000, holder) });
 }
 
 /**
- * Start-up: runs a previous process left queued or running can no longer finish (their diagnosis
- * died with it), so they end failed. Answers how many. Call before accepting requests.
+ * On-demand runs whose holder is gone (its lease ran out, or it never had one: a process that died,
+ * or an older version) can no longer finish: their diagnosis died with it. They end failed; answers
+ * how many. Call at start-up and then periodically. Scheduled runs are not touched: the scheduler
+ * takes them over instead.
  */
 export async function recoverInterruptedRuns(store: Store, now: Date): Promise<number> {
   let count = 0;
   for (;;) {
-    const batch = await store.listRuns({ status: ['queued', 'running'], limit: 100 });
+    const batch = await store.listRuns({ status: ['queued', 'running'], scheduled: false, leaseExpiredBy: now, limit: 100 });
     let changed = 0;
     for (const run of batch) if (await store.finishRun(run.id, { status: 'failed', error: INTERRUPTED_MESSAGE }, now)) changed += 1;
     count += changed;

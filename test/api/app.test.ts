@@ -57,7 +57,8 @@ async function build(t: Test, diagnose?: DiagnoseFn): Promise<Harness> {
   });
   const fastify = Fastify({ logger: { level: 'info', stream } });
   await fastify.register(app, {
-    config: loadConfig({}),
+    // No shutdown grace: closing cancels at once (the grace itself is tested with stored runs).
+    config: loadConfig({ NETDOCTOR_SHUTDOWN_GRACE_MS: '0' }),
     diagnose: async (req, signal) => {
       calls.push(req);
       return diagnose ? diagnose(req, signal) : structuredClone(REPORT);

@@ -210,12 +210,12 @@ t.test('a client joining a running diagnosis gets the progress so far first', as
   t.equal(events.at(-1)?.event, 'done');
 });
 
-t.test('closing the server cancels async runs', async (t) => {
+t.test('closing the server cancels async runs still running after the grace period', async (t) => {
   const run = await startScenario(t, SCENARIO);
   run.arm.setLatency(300);
   const runs = createMemoryRuns({ diagnose: createDiagnose(run.deps), retainMs: 60_000 });
   const fastify = Fastify({ logger: false });
-  await fastify.register(app, { config: loadConfig({}), diagnose: createDiagnose(run.deps), runs });
+  await fastify.register(app, { config: loadConfig({ NETDOCTOR_SHUTDOWN_GRACE_MS: '200' }), diagnose: createDiagnose(run.deps), runs });
   const id = (await startAsync(fastify, run)).json<{ id: string }>().id;
   await until(fastify, id, (r) => r.status === 'running');
   await fastify.close();

@@ -27,6 +27,12 @@ t.test('an empty environment gives the documented defaults', async (t) => {
     NETDOCTOR_SCHEDULER: 'on',
     NETDOCTOR_SCHEDULER_TICK_MS: 5000,
     NETDOCTOR_HISTORY_RETENTION_DAYS: 90,
+    NETDOCTOR_RUN_LEASE_SECONDS: 30,
+    NETDOCTOR_JOB_HEARTBEAT_SECONDS: 30,
+    NETDOCTOR_QUEUE_SUPERVISE_SECONDS: 30,
+    NETDOCTOR_SCHEDULER_BATCH: 200,
+    NETDOCTOR_SWEEP_CONCURRENCY: 8,
+    NETDOCTOR_SHUTDOWN_GRACE_MS: 10000,
   });
 });
 
@@ -48,6 +54,13 @@ t.test('every variable is read and converted', async (t) => {
     NETDOCTOR_SCHEDULER: 'off',
     NETDOCTOR_SCHEDULER_TICK_MS: '1000',
     NETDOCTOR_HISTORY_RETENTION_DAYS: '7',
+    DATABASE_URL: 'postgres://netdoctor:pw@db.internal:5432/netdoctor',
+    NETDOCTOR_RUN_LEASE_SECONDS: '10',
+    NETDOCTOR_JOB_HEARTBEAT_SECONDS: '15',
+    NETDOCTOR_QUEUE_SUPERVISE_SECONDS: '5',
+    NETDOCTOR_SCHEDULER_BATCH: '50',
+    NETDOCTOR_SWEEP_CONCURRENCY: '4',
+    NETDOCTOR_SHUTDOWN_GRACE_MS: '0',
     UNRELATED: 'ignored',
   });
   t.same(config, {
@@ -67,7 +80,22 @@ t.test('every variable is read and converted', async (t) => {
     NETDOCTOR_SCHEDULER: 'off',
     NETDOCTOR_SCHEDULER_TICK_MS: 1000,
     NETDOCTOR_HISTORY_RETENTION_DAYS: 7,
+    DATABASE_URL: 'postgres://netdoctor:pw@db.internal:5432/netdoctor',
+    NETDOCTOR_RUN_LEASE_SECONDS: 10,
+    NETDOCTOR_JOB_HEARTBEAT_SECONDS: 15,
+    NETDOCTOR_QUEUE_SUPERVISE_SECONDS: 5,
+    NETDOCTOR_SCHEDULER_BATCH: 50,
+    NETDOCTOR_SWEEP_CONCURRENCY: 4,
+    NETDOCTOR_SHUTDOWN_GRACE_MS: 0,
   });
+});
+
+t.test('scale-out settings are checked, and a bad DATABASE_URL is never echoed', async (t) => {
+  const { problems } = problemsOf({ DATABASE_URL: 'mysql://root:hunter2@db/x', NETDOCTOR_JOB_HEARTBEAT_SECONDS: '5', NETDOCTOR_SWEEP_CONCURRENCY: '0' });
+  t.same(problems.map((p) => p.variable).sort(), ['DATABASE_URL', 'NETDOCTOR_JOB_HEARTBEAT_SECONDS', 'NETDOCTOR_SWEEP_CONCURRENCY']);
+  const message = problems.map((p) => p.message).join('\n');
+  t.match(message, /postgres:\/\/ or postgresql:\/\//);
+  t.notMatch(message, /hunter2/, 'the password in the URL is not repeated');
 });
 
 t.test('scheduler settings are checked at start-up', async (t) => {

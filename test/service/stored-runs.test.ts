@@ -20,6 +20,7 @@ import { startScenario, type ScenarioRun } from '../helpers/reports.ts';
 import { finished, getRun, until } from '../helpers/runs.ts';
 
 const SCENARIO = 'zone-not-linked-hub-spoke';
+const WS_ID = '/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/ws';
 
 async function dbPath(t: Test): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'netdoctor-runs-'));
@@ -27,10 +28,10 @@ async function dbPath(t: Test): Promise<string> {
   return join(dir, 'netdoctor.db');
 }
 
-async function buildApp(store: Store, run: ScenarioRun): Promise<FastifyInstance> {
+async function buildApp(store: Store, run: ScenarioRun, env: Record<string, string> = {}): Promise<FastifyInstance> {
   const diagnose = createDiagnose(run.deps);
   const fastify = Fastify({ logger: false });
-  await fastify.register(app, { config: loadConfig({}), diagnose, runs: createStoredRuns({ store, diagnose }) });
+  await fastify.register(app, { config: loadConfig({ NETDOCTOR_SHUTDOWN_GRACE_MS: '0', ...env }), diagnose, runs: createStoredRuns({ store, diagnose }) });
   return fastify;
 }
 
@@ -102,6 +103,19 @@ t.test('a run left running by a previous process is failed at start-up', async (
   t.equal(await recoverInterruptedRuns(store, new Date()), 0, 'nothing left to recover');
 });
 
+t.test('a run another live replica holds is left alone until its lease runs out; scheduled runs are never failed here', async (t) => {
+  const store = await openSqliteStore(':memory:');
+  t.teardown(() => store.close());
+  const now = new Date();
+  const held = await store.createRun({ request: { workspaceId: WS_ID }, createdAt: now, owner: 'replica-b', leaseUntil: new Date(now.getTime() + 30_000) });
+  await store.startRun(held.id, now);
+  const scheduled = await store.createRun({ request: { workspaceId: WS_ID }, createdAt: now, scheduleId: 'sched-1' });
+  t.equal(await recoverInterruptedRuns(store, now), 0, 'a live lease and a scheduled run: nothing to recover');
+  t.equal(await recoverInterruptedRuns(store, new Date(now.getTime() + 31_000)), 1, 'once the lease has run out, the on-demand run is failed');
+  t.equal((await store.getRun(held.id))?.status, 'failed');
+  t.equal((await store.getRun(scheduled.id))?.status, 'queued', 'the scheduler takes scheduled runs over instead');
+});
+
 t.test('DELETE cancels a live run, in memory and in the store', async (t) => {
   const path = await dbPath(t);
   const scenario = await startScenario(t, SCENARIO);
@@ -131,7 +145,22 @@ t.test('DELETE cancels a live run, in memory and in the store', async (t) => {
   t.equal(again.statusCode, 409);
 });
 
-t.test('shutdown cancels a live run and writes it before the store closes', async (t) => {
+t.test('shutdown lets a live run finish within the grace period', async (t) => {
+  const path = await dbPath(t);
+  const scenario = await startScenario(t, SCENARIO);
+  const store = await openSqliteStore(path);
+  t.teardown(() => store.close());
+  const fastify = await buildApp(store, scenario, { NETDOCTOR_SHUTDOWN_GRACE_MS: '60000' });
+  scenario.arm.setLatency(100);
+  const id = await startAsync(fastify, scenario);
+  await until(fastify, id, (r) => r.progress.length > 0);
+  await fastify.close();
+  const stored = await store.getRun(id);
+  t.equal(stored?.status, 'succeeded', 'finished, and written, by the time close() returns');
+  t.ok(stored?.report, 'with its report');
+});
+
+t.test('shutdown cancels a live run once the grace period is over, and writes it before the store closes', async (t) => {
   const path = await dbPath(t);
   const scenario = await startScenario(t, SCENARIO);
   const store = await openSqliteStore(path);
