@@ -23,6 +23,7 @@ import type { ScheduleRecord, Store } from '../store/store.ts';
 import type { DeliverOptions } from './webhook.ts';
 import type { QueuedRun, QueuedRunResult, RunQueue } from './run-queue.ts';
 import { nextRunAfter } from './schedule-time.ts';
+import { pool } from './sweep.ts';
 import { GAVE_UP_MESSAGE, ScheduledRunExecutor, type ExecuteResult, type TickOutcome } from './scheduled-runs.ts';
 
 export { withoutQuery, type TickOutcome } from './scheduled-runs.ts';
@@ -56,18 +57,6 @@ export interface StopOptions {
 /** When a schedule runs next after `after` (also used when a schedule is created or changed). */
 export function nextRunOf(schedule: Pick<ScheduleRecord, 'cadence'>, after: Date): Date | null {
   return nextRunAfter(schedule.cadence, after);
-}
-
-/** Runs `work` over `items`, at most `limit` at a time. */
-export async function pool<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const lanes = Array.from({ length: Math.min(Math.max(1, limit), items.length) }, async () => {
-    while (next < items.length) {
-      const item = items[next++] as T;
-      await work(item);
-    }
-  });
-  await Promise.all(lanes);
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {

@@ -34,10 +34,8 @@ export const DEFAULT_SWEEP_CONCURRENCY = 8;
  * `signal` aborts no new diagnosis starts, and those running get the abort through their signal.
  */
 export async function runSweep(requests: readonly DiagnoseRequest[], options: SweepOptions): Promise<SweepOutcome[]> {
-  const concurrency = Math.max(1, Math.floor(options.concurrency ?? DEFAULT_SWEEP_CONCURRENCY));
   const signal = options.signal ?? new AbortController().signal;
   const outcomes: SweepOutcome[] = new Array<SweepOutcome>(requests.length);
-  let next = 0;
   const finish = (i: number, outcome: SweepOutcome): void => {
     outcomes[i] = outcome;
     try {
@@ -46,19 +44,23 @@ export async function runSweep(requests: readonly DiagnoseRequest[], options: Sw
       // ignored on purpose: a listener must not stop the sweep
     }
   };
-  const worker = async (): Promise<void> => {
-    while (next < requests.length) {
-      const i = next++;
-      const request = requests[i] as DiagnoseRequest;
-      if (signal.aborted) {
-        finish(i, { status: 'cancelled', request, ms: 0 });
-        continue;
-      }
-      finish(i, await runOne(options.diagnose, request, signal));
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, requests.length) }, worker));
+  await pool([...requests.keys()], options.concurrency ?? DEFAULT_SWEEP_CONCURRENCY, async (i) => {
+    const request = requests[i] as DiagnoseRequest;
+    finish(i, signal.aborted ? { status: 'cancelled', request, ms: 0 } : await runOne(options.diagnose, request, signal));
+  });
   return outcomes;
+}
+
+/** Runs `work` over `items` in order, at most `limit` at a time (at least one). */
+export async function pool<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const lanes = Array.from({ length: Math.min(Math.max(1, Math.floor(limit)), items.length) }, async () => {
+    while (next < items.length) {
+      const item = items[next++] as T;
+      await work(item);
+    }
+  });
+  await Promise.all(lanes);
 }
 
 async function runOne(diagnose: DiagnoseFn, request: DiagnoseRequest, signal: AbortSignal): Promise<SweepOutcome> {
