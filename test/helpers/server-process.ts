@@ -65,3 +65,14 @@ export function listeningUrl(p: ServerProcess, timeoutMs = 20_000): Promise<stri
     });
   });
 }
+
+/** Polls `read` every 100 ms until it answers something, or throws after `timeoutMs`. */
+export async function eventually<T>(what: string, read: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await read();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

@@ -18,7 +18,7 @@ import { loadScenario } from '../../src/sim/scenario-files.ts';
 import { openPostgresStore } from '../../src/store/postgres.ts';
 import type { RunRecord, Store } from '../../src/store/store.ts';
 import { postgresUrl } from '../helpers/postgres.ts';
-import { listeningUrl, logLines, startServer, type ServerProcess } from '../helpers/server-process.ts';
+import { eventually, listeningUrl, logLines, startServer, type ServerProcess } from '../helpers/server-process.ts';
 
 const scenario = await loadScenario('zone-not-linked-hub-spoke');
 const WS = scenario.target.workspaceId;
@@ -69,16 +69,6 @@ async function stop(p: ServerProcess): Promise<number | null> {
   return code;
 }
 
-async function until<T>(what: string, read: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 const ownerPid = (run: RunRecord): number | undefined => Number(run.owner?.split(':').at(-2));
 
 t.test('two replicas on PostgreSQL run every tick exactly once and share the work', async (t) => {
@@ -100,7 +90,7 @@ t.test('two replicas on PostgreSQL run every tick exactly once and share the wor
   await new Promise((r) => setTimeout(r, 8_000));
   // Stop claiming first, then let the runs in flight end.
   for (const s of schedules) await store.updateSchedule(s.id, { enabled: false }, new Date());
-  const ended = await until(
+  const ended = await eventually(
     'every run to end',
     async () => {
       const runs = await store.listRuns({ scheduled: true, limit: 1000 });
@@ -142,7 +132,7 @@ t.test('a replica killed mid-run: the other replica finishes the run', async (t)
   const a = await replica(t, { ...env, DATABASE_URL: url });
   const schedule = await store.createSchedule({ workspaceId: WS, cadence: { intervalSeconds: 3600 }, nextRunAt: new Date(), createdAt: new Date() });
 
-  const running = await until(
+  const running = await eventually(
     'replica A to be running the scheduled run',
     async () => (await store.listRuns({ scheduleId: schedule.id, status: ['running'] }))[0],
     30_000,
@@ -154,7 +144,7 @@ t.test('a replica killed mid-run: the other replica finishes the run', async (t)
   const killedAt = Date.now();
   const b = await replica(t, { ...env, DATABASE_URL: url });
 
-  const finished = await until(
+  const finished = await eventually(
     'the run to finish on replica B',
     async () => {
       const run = await store.getRun(running.id);

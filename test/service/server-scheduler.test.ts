@@ -15,7 +15,7 @@ import { startDnsServer } from '../../src/sim/dns-server.ts';
 import { loadScenario } from '../../src/sim/scenario-files.ts';
 import { openSqliteStore } from '../../src/store/sqlite.ts';
 import type { RunRecord, Store } from '../../src/store/store.ts';
-import { listeningUrl, logLines, startServer, type ServerProcess } from '../helpers/server-process.ts';
+import { eventually, listeningUrl, logLines, startServer, type ServerProcess } from '../helpers/server-process.ts';
 
 const scenario = await loadScenario('zone-not-linked-hub-spoke');
 const WS = scenario.target.workspaceId;
@@ -67,16 +67,6 @@ async function server(t: Test, env: Record<string, string>): Promise<{ p: Server
   return { p, url: await listeningUrl(p, 30_000) };
 }
 
-async function until<T>(what: string, read: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 const runningRun = (store: Store, scheduleId: string) => async (): Promise<RunRecord | undefined> =>
   (await store.listRuns({ scheduleId, status: ['running'] }))[0];
 
@@ -86,7 +76,7 @@ t.test('SIGTERM hands a running scheduled run back; the next start finishes it o
   const due = new Date();
   const schedule = await store.createSchedule({ workspaceId: WS, cadence: { intervalSeconds: 3600 }, nextRunAt: due, createdAt: due });
   const first = await server(t, env);
-  const running = await until('the scheduled run to start', runningRun(store, schedule.id));
+  const running = await eventually('the scheduled run to start', runningRun(store, schedule.id));
   const next = (await store.getSchedule(schedule.id))?.nextRunAt?.getTime() ?? 0;
   t.ok(next >= due.getTime() + 3_600_000 && next < due.getTime() + 3_630_000, 'the tick moved the schedule on by its interval');
 
@@ -100,7 +90,7 @@ t.test('SIGTERM hands a running scheduled run back; the next start finishes it o
 
   arm.setLatency(0);
   const second = await server(t, env);
-  const done = await until('the handed-back run to finish', async () => {
+  const done = await eventually('the handed-back run to finish', async () => {
     const run = await store.getRun(running.id);
     return run?.status === 'succeeded' ? run : undefined;
   });
@@ -120,12 +110,12 @@ t.test('DELETE /v1/diagnoses/{id} stops a scheduled diagnosis in progress', asyn
   arm.setLatency(300);
   const schedule = await store.createSchedule({ workspaceId: WS, cadence: { intervalSeconds: 3600 }, nextRunAt: new Date(), createdAt: new Date() });
   const { p, url } = await server(t, env);
-  const running = await until('the scheduled run to start', runningRun(store, schedule.id));
+  const running = await eventually('the scheduled run to start', runningRun(store, schedule.id));
 
   const res = await fetch(`${url}/v1/diagnoses/${running.id}`, { method: 'DELETE' });
   t.equal(res.status, 202);
   t.equal(((await res.json()) as { status: string }).status, 'cancelled');
-  await until('the scheduler to abort the diagnosis', async () => (logLines(p).some((l) => l.msg === 'scheduled diagnosis cancelled' && l.runId === running.id) ? true : undefined), 10_000);
+  await eventually('the scheduler to abort the diagnosis', async () => (logLines(p).some((l) => l.msg === 'scheduled diagnosis cancelled' && l.runId === running.id) ? true : undefined), 10_000);
   const requestsAfter = arm.requests.length;
   await new Promise((r) => setTimeout(r, 1_500));
   t.ok(arm.requests.length - requestsAfter <= 2, `ARM reads stopped (${arm.requests.length - requestsAfter} after the abort)`);
