@@ -3,7 +3,10 @@
 # there is no build stage: the image holds production node_modules, src/, probes/ and package.json.
 #
 #   docker build -t aml-netdoctor .
-#   docker run --rm -p 3000:3000 -e NETDOCTOR_ACCESS_TOKEN="$(az account get-access-token --query accessToken -o tsv)" aml-netdoctor
+#   docker run --rm -p 3000:3000 -v netdoctor-data:/data -e NETDOCTOR_ACCESS_TOKEN="$(az account get-access-token --query accessToken -o tsv)" aml-netdoctor
+#
+# Schedules and history live in the SQLite file under /data (a volume), or, with several replicas,
+# in PostgreSQL: -e DATABASE_URL=postgres://user:password@host:5432/db.
 
 ARG NODE_IMAGE=node:24-slim
 
@@ -18,8 +21,12 @@ RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
 FROM ${NODE_IMAGE} AS runtime
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
-    PORT=3000
+    PORT=3000 \
+    NETDOCTOR_DB_PATH=/data/aml-netdoctor.sqlite
 WORKDIR /app
+# The only place the service writes: the embedded store (the code under /app stays read-only).
+RUN mkdir -p /data && chown node:node /data
+VOLUME /data
 # Owned by root and read-only for the service user: the process cannot modify its own code.
 COPY --from=deps /app/node_modules ./node_modules
 COPY package.json ./
