@@ -68,7 +68,8 @@ export async function openPgBossQueue(options: PgBossQueueOptions): Promise<RunQ
 
   return {
     async send(runIds) {
-      for (const runId of runIds) await boss.send(RUN_QUEUE_NAME, { runId } satisfies RunJob, { id: runId });
+      // Per job, so a changed NETDOCTOR_JOB_HEARTBEAT_SECONDS applies (pg-boss cannot update a queue's heartbeat).
+      for (const runId of runIds) await boss.send(RUN_QUEUE_NAME, { runId } satisfies RunJob, { id: runId, heartbeatSeconds: queue.heartbeatSeconds });
     },
     async work(handler: RunBatchHandler) {
       if (workerId) return;
