@@ -119,6 +119,9 @@ await recover();
 const recoverTimer = setInterval(recover, leaseMs);
 recoverTimer.unref();
 const runs = createStoredRuns({ store, diagnose, owner, leaseMs });
+// A DELETE on another replica ends a run in the shared store; stop it here too.
+const syncTimer = setInterval(() => void runs.sync().catch((err: unknown) => log.error({ err }, 'syncing runs with the store failed')), Math.min(2_000, leaseMs / 3));
+syncTimer.unref();
 const queue = postgres
   ? await openPgBossQueue({
       connectionString: postgres,
@@ -159,6 +162,7 @@ await server.register(app, { config, diagnose, store, runs, ...(metrics ? { metr
 server.addHook('preClose', async () => {
   clearInterval(pruneTimer);
   clearInterval(recoverTimer);
+  clearInterval(syncTimer);
   await scheduler.stop({ graceMs: config.NETDOCTOR_SHUTDOWN_GRACE_MS });
 });
 server.addHook('onClose', async () => {

@@ -85,6 +85,11 @@ export interface DiagnosisRuns {
    * cancels the rest with `reason`.
    */
   close(reason: string, graceMs?: number): Promise<void>;
+  /**
+   * With a shared backend: stops the runs this process is running that ended elsewhere (another
+   * replica cancelled them through the store). Call it periodically.
+   */
+  sync(): Promise<void>;
 }
 
 export class RunsClosedError extends Error {
@@ -270,6 +275,14 @@ export function createLiveRuns(options: LiveRunsOptions): DiagnosisRuns {
       if (isFinal(entry.run.status)) return () => {};
       entry.listeners.add(listener);
       return () => entry.listeners.delete(listener);
+    },
+    async sync() {
+      if (!backend) return;
+      for (const entry of runs.values()) {
+        if (isFinal(entry.run.status) || entry.run.status === 'queued') continue;
+        const stored = await backend.get(entry.run.id).catch(() => undefined);
+        if (stored && isFinal(stored.status) && !isFinal(entry.run.status)) cancelEntry(entry, stored.error ?? 'Cancelled.');
+      }
     },
     async close(reason, graceMs = 0) {
       closed = true;

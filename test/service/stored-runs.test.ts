@@ -145,6 +145,40 @@ t.test('DELETE cancels a live run, in memory and in the store', async (t) => {
   t.equal(again.statusCode, 409);
 });
 
+t.test('a DELETE through another replica stops the diagnosis on the replica running it', async (t) => {
+  const path = await dbPath(t);
+  const scenario = await startScenario(t, SCENARIO);
+  const storeA = await openSqliteStore(path);
+  const storeB = await openSqliteStore(path);
+  t.teardown(async () => {
+    await storeA.close();
+    await storeB.close();
+  });
+  const diagnose = createDiagnose(scenario.deps);
+  const runsA = createStoredRuns({ store: storeA, diagnose, owner: 'replica-a', leaseMs: 30_000 });
+  const a = Fastify({ logger: false });
+  await a.register(app, { config: loadConfig({ NETDOCTOR_SHUTDOWN_GRACE_MS: '0' }), diagnose, runs: runsA });
+  const b = await buildApp(storeB, scenario);
+  t.teardown(async () => {
+    await a.close();
+    await b.close();
+  });
+  scenario.arm.setLatency(300);
+  const id = await startAsync(a, scenario);
+  await until(a, id, (r) => r.progress.length > 0);
+  const del = await b.inject({ method: 'DELETE', url: `/v1/diagnoses/${id}` });
+  t.equal(del.statusCode, 202, 'replica B cancels it in the store');
+  t.equal((await getRun(a, id)).status, 'running', 'replica A has not heard yet');
+  await runsA.sync();
+  const after = await getRun(a, id);
+  t.equal(after.status, 'cancelled', 'after a sync, replica A has stopped it');
+  t.equal(after.error, 'Cancelled by a DELETE request.');
+  const reads = scenario.arm.requests.length;
+  await new Promise((r) => setTimeout(r, 1_000));
+  t.ok(scenario.arm.requests.length - reads <= 8, `its ARM reads stop (${scenario.arm.requests.length - reads} in flight finished)`);
+  t.equal((await storeA.getRun(id))?.status, 'cancelled');
+});
+
 t.test('shutdown lets a live run finish within the grace period', async (t) => {
   const path = await dbPath(t);
   const scenario = await startScenario(t, SCENARIO);
