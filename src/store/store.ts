@@ -121,9 +121,27 @@ export interface PublicNotifyTarget {
 
 export type PublicSchedule = Omit<ScheduleRecord, 'notify'> & { notify: PublicNotifyTarget[] };
 
-/** A schedule as the API may show it: webhook secrets replaced by whether one is set. */
+/**
+ * A webhook URL as the API may show it: query values and user info replaced by `***`, since many
+ * receivers take their credential there (a `sig=` or `token=` parameter). Unparseable: '(invalid URL)'.
+ */
+export function redactedUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.username || u.password) {
+      u.username = '***';
+      u.password = '';
+    }
+    const query = [...u.searchParams.keys()].map((k) => `${encodeURIComponent(k)}=***`).join('&');
+    return `${u.protocol}//${u.username ? `${u.username}@` : ''}${u.host}${u.pathname}${query ? `?${query}` : ''}`;
+  } catch {
+    return '(invalid URL)';
+  }
+}
+
+/** A schedule as the API may show it: webhook secrets replaced by whether one is set, URLs redacted. */
 export function publicSchedule(s: ScheduleRecord): PublicSchedule {
-  return { ...s, notify: s.notify.map((n) => ({ url: n.url, hasSecret: typeof n.secret === 'string' && n.secret.length > 0 })) };
+  return { ...s, notify: s.notify.map((n) => ({ url: redactedUrl(n.url), hasSecret: typeof n.secret === 'string' && n.secret.length > 0 })) };
 }
 
 /**

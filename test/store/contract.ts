@@ -190,15 +190,16 @@ export function storeContract(t: Test, open: () => Promise<Store>, openTwins: ()
   t.test('webhook secrets are kept for signing but never appear in publicSchedule', async (t) => {
     const store = await fresh(t);
     const secret = 'whsec-correct-horse-battery-staple';
-    const s = await store.createSchedule(schedule({ notify: [{ url: 'https://hooks.example/a', secret }, { url: 'https://hooks.example/b' }] }));
-    t.same(s.notify, [{ url: 'https://hooks.example/a', secret }, { url: 'https://hooks.example/b' }], 'the stored record can sign');
+    const s = await store.createSchedule(schedule({ notify: [{ url: 'https://hooks.example/a', secret }, { url: 'https://hooks.example/b?sig=url-credential-1234&sp=x' }] }));
+    t.same(s.notify, [{ url: 'https://hooks.example/a', secret }, { url: 'https://hooks.example/b?sig=url-credential-1234&sp=x' }], 'the stored record can sign and call');
     const claimed = await store.claimDueSchedules(at(0), 'w1', 10, everyMinutes(15));
     t.equal(claimed[0]?.schedule.notify[0]?.secret, secret, 'a claimed tick carries the secret to the notifier');
     for (const rec of [s, await store.getSchedule(s.id), (await store.listSchedules())[0], claimed[0]?.schedule]) {
       if (!rec) throw new Error('schedule missing');
       const pub = publicSchedule(rec);
       t.notMatch(JSON.stringify(pub), secret);
-      t.same(pub.notify, [{ url: 'https://hooks.example/a', hasSecret: true }, { url: 'https://hooks.example/b', hasSecret: false }]);
+      t.notMatch(JSON.stringify(pub), 'url-credential-1234', 'a credential in the URL query is not shown either');
+      t.same(pub.notify, [{ url: 'https://hooks.example/a', hasSecret: true }, { url: 'https://hooks.example/b?sig=***&sp=***', hasSecret: false }]);
     }
   });
 
