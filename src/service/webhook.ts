@@ -19,9 +19,71 @@
  * body, and the URL is not echoed (webhook URLs often carry tokens in their path).
  *
  * Targets: https only, except http to 127.0.0.1 or localhost (local receivers and tests); anything
- * else is refused before any connection is made.
+ * else is refused before any connection is made. With a WebhookPolicy (the service always passes
+ * one) a target must also be on the allow-list of host names, and every address its name resolves
+ * to is checked when the connection is made (not before, so DNS rebinding cannot slip through): no
+ * private, loopback, link-local (the cloud metadata endpoint), shared or multicast address, unless
+ * the policy allows loopback receivers.
  */
 import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
+import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { BlockList, isIP, type LookupFunction } from 'node:net';
+
+/** Where webhooks may go (the service's configuration; never the API caller's choice). */
+export interface WebhookPolicy {
+  /** Host names webhooks may be sent to: exact (`hooks.example.com`) or a subdomain wildcard (`*.example.com`). Empty: none. */
+  allowedHosts: readonly string[];
+  /** Plain http to 127.0.0.1/localhost, and loopback addresses, for local receivers and tests. */
+  allowLoopback?: boolean;
+}
+
+/** Addresses a webhook must never reach: RFC 1918, loopback, link-local (169.254.169.254), CGNAT, multicast, reserved, ULA. */
+const FORBIDDEN = new BlockList();
+for (const [net, prefix] of [
+  ['0.0.0.0', 8],
+  ['10.0.0.0', 8],
+  ['100.64.0.0', 10],
+  ['127.0.0.0', 8],
+  ['169.254.0.0', 16],
+  ['172.16.0.0', 12],
+  ['192.0.0.0', 24],
+  ['192.168.0.0', 16],
+  ['198.18.0.0', 15],
+  ['224.0.0.0', 4],
+  ['240.0.0.0', 4],
+] as const)
+  FORBIDDEN.addSubnet(net, prefix, 'ipv4');
+for (const [net, prefix] of [
+  ['::', 128],
+  ['::1', 128],
+  ['fc00::', 7],
+  ['fe80::', 10],
+  ['ff00::', 8],
+] as const)
+  FORBIDDEN.addSubnet(net, prefix, 'ipv6');
+
+const LOOPBACK = new BlockList();
+LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
+LOOPBACK.addAddress('::1', 'ipv6');
+
+/** Why a webhook may not connect to `address`, or undefined when it may. */
+export function forbiddenAddress(address: string, allowLoopback = false): string | undefined {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  const ip = mapped ? (mapped[1] as string) : address;
+  const family = isIP(ip) === 6 ? 'ipv6' : 'ipv4';
+  if (allowLoopback && LOOPBACK.check(ip, family)) return undefined;
+  return FORBIDDEN.check(ip, family) ? `the webhook host resolves to ${ip}, a private, loopback, link-local or reserved address` : undefined;
+}
+
+function hostAllowed(host: string, allowed: readonly string[]): boolean {
+  const h = host.toLowerCase().replace(/\.$/, '');
+  return allowed.some((pattern) => {
+    const p = pattern.trim().toLowerCase().replace(/\.$/, '');
+    return p.startsWith('*.') ? h.endsWith(p.slice(1)) && h.length > p.length - 1 : h === p;
+  });
+}
 
 export interface WebhookTarget {
   url: string;
@@ -43,6 +105,44 @@ export interface DeliverOptions {
   now?: () => Date;
   /** Event name for x-netdoctor-event (default drift). */
   event?: string;
+  /** Allow-list and address checks (the service always passes one). */
+  policy?: WebhookPolicy;
+}
+
+interface PostAnswer {
+  status: number;
+  retryAfter: string | undefined;
+}
+
+/**
+ * One POST with node:http(s): no redirects followed, the answer drained and dropped, and with a
+ * policy, every address the host resolves to checked as the connection is made.
+ */
+function post(url: string, headers: Record<string, string>, body: string, signal: AbortSignal, policy: WebhookPolicy | undefined): Promise<PostAnswer> {
+  const u = new URL(url);
+  const guarded: LookupFunction | undefined = policy
+    ? (hostname, options, callback) => {
+        dnsLookup(hostname, { ...options, all: true }, (err, addresses: LookupAddress[]) => {
+          if (err) return callback(err, '', 0);
+          const bad = addresses.map((a) => forbiddenAddress(a.address, policy.allowLoopback === true)).find((why) => why !== undefined);
+          if (bad) return callback(new WebhookTargetError(bad), '', 0);
+          if (options.all) return (callback as unknown as (e: null, a: LookupAddress[]) => void)(null, addresses);
+          const first = addresses[0];
+          if (!first) return callback(new WebhookTargetError('the webhook host has no address'), '', 0);
+          callback(null, first.address, first.family);
+        });
+      }
+    : undefined;
+  return new Promise((resolve, reject) => {
+    const send = u.protocol === 'https:' ? httpsRequest : httpRequest;
+    const req = send(u, { method: 'POST', headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) }, signal, ...(guarded ? { lookup: guarded } : {}) }, (res: IncomingMessage) => {
+      res.resume();
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, retryAfter: typeof res.headers['retry-after'] === 'string' ? res.headers['retry-after'] : undefined }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
 }
 
 export interface AttemptRecord {
@@ -76,7 +176,7 @@ export class WebhookTargetError extends Error {
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost']);
 
 /** Why `url` may not be a webhook target, or undefined when it may. The message never echoes the URL's path or query. */
-export function webhookUrlProblem(url: string): string | undefined {
+export function webhookUrlProblem(url: string, policy?: WebhookPolicy): string | undefined {
   let u: URL;
   try {
     u = new URL(url);
@@ -84,6 +184,16 @@ export function webhookUrlProblem(url: string): string | undefined {
     return 'the webhook URL is not a valid absolute URL';
   }
   if (u.username || u.password) return 'the webhook URL must not contain credentials; the payload is signed with the secret instead';
+  if (policy) {
+    const host = u.hostname.replace(/^\[|\]$/g, '');
+    const loopback = policy.allowLoopback === true && (LOOPBACK_HOSTS.has(host) || (isIP(host) !== 0 && forbiddenAddress(host, true) === undefined && forbiddenAddress(host) !== undefined));
+    if (loopback && (u.protocol === 'http:' || u.protocol === 'https:')) return undefined;
+    if (u.protocol !== 'https:') return `the webhook URL must use https, not ${u.protocol.replace(/:$/, '')}`;
+    if (isIP(host) !== 0 && forbiddenAddress(host)) return forbiddenAddress(host);
+    if (policy.allowedHosts.length === 0) return 'webhooks are not enabled on this service (its operator sets NETDOCTOR_WEBHOOK_ALLOWED_HOSTS)';
+    if (!hostAllowed(host, policy.allowedHosts)) return `the webhook host ${host} is not on the service's allow-list (NETDOCTOR_WEBHOOK_ALLOWED_HOSTS)`;
+    return undefined;
+  }
   if (u.protocol === 'https:') return undefined;
   if (u.protocol === 'http:' && LOOPBACK_HOSTS.has(u.hostname)) return undefined;
   if (u.protocol === 'http:') return `the webhook URL must use https (plain http is allowed only to 127.0.0.1 or localhost, not ${u.hostname})`;
@@ -159,7 +269,7 @@ function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
 
 /** POSTs `payload` to `target`, signed, with retries. Rejects with WebhookTargetError (nothing sent) for a refused URL or an empty secret. */
 export async function deliver(target: WebhookTarget, payload: object, opts: DeliverOptions = {}): Promise<DeliveryResult> {
-  const problem = webhookUrlProblem(target.url);
+  const problem = webhookUrlProblem(target.url, opts.policy);
   if (problem) throw new WebhookTargetError(problem);
   if (!target.secret) throw new WebhookTargetError('the webhook secret is empty; a signature needs a secret');
   const attempts = Math.max(1, Math.floor(opts.attempts ?? 5));
@@ -195,11 +305,9 @@ export async function deliver(target: WebhookTarget, payload: object, opts: Deli
     const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
     let retryAfter: number | undefined;
     try {
-      const res = await fetch(target.url, {
-        method: 'POST',
-        redirect: 'manual',
-        signal,
-        headers: {
+      const res = await post(
+        target.url,
+        {
           'content-type': 'application/json',
           'x-netdoctor-event': opts.event ?? 'drift',
           'x-netdoctor-delivery': deliveryId,
@@ -207,18 +315,18 @@ export async function deliver(target: WebhookTarget, payload: object, opts: Deli
           'x-netdoctor-signature': signatureOf(target.secret, timestamp, body),
         },
         body,
-      });
-      // The receiver's answer is not ours to keep; drain it so the connection can be reused.
-      await res.arrayBuffer();
+        signal,
+        opts.policy,
+      );
       record.httpStatus = res.status;
       record.durationMs = Math.round(performance.now() - t0);
-      if (res.ok) return result('delivered');
+      if (res.status >= 200 && res.status < 300) return result('delivered');
       if (!retryable(res.status)) {
         record.error = `the receiver answered ${res.status}${res.status >= 300 && res.status < 400 ? ' (redirects are not followed)' : ''}; not retried`;
         return result('failed');
       }
       record.error = `the receiver answered ${res.status}`;
-      retryAfter = res.status === 429 || res.status === 503 ? retryAfterMs(res.headers.get('retry-after'), now()) : undefined;
+      retryAfter = res.status === 429 || res.status === 503 ? retryAfterMs(res.retryAfter ?? null, now()) : undefined;
     } catch (err) {
       record.durationMs = Math.round(performance.now() - t0);
       if (opts.signal?.aborted) {

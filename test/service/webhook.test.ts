@@ -1,7 +1,8 @@
 import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import t, { type Test } from 'tap';
-import { deliver, signatureOf, verifySignature, webhookUrlProblem, WebhookTargetError, type DeliveryResult } from '../../src/service/webhook.ts';
+import { deliver, forbiddenAddress, signatureOf, verifySignature, webhookUrlProblem, WebhookTargetError, type DeliveryResult, type WebhookPolicy } from '../../src/service/webhook.ts';
+import { createServer as createTcpServer } from 'node:net';
 
 const SECRET = 'whsec-Zq8v1-never-print-me';
 const PAYLOAD = { event: 'drift', workspace: { id: '/subscriptions/x/ws', name: 'ws' }, summary: 'ws: changed: 1 new' };
@@ -251,4 +252,44 @@ t.test('an empty secret is refused before sending', async (t) => {
   const rx = await receiver(t, [{ status: 200 }]);
   await t.rejects(deliver({ url: rx.url, secret: '' }, PAYLOAD), { name: 'WebhookTargetError', message: /secret is empty/ });
   t.equal(rx.connections(), 0);
+});
+
+t.test('with the service policy: https to allow-listed hosts only, never to internal addresses', async (t) => {
+  const policy: WebhookPolicy = { allowedHosts: ['hooks.example.com', '*.receivers.example.net'] };
+  t.equal(webhookUrlProblem('https://hooks.example.com/aml', policy), undefined);
+  t.equal(webhookUrlProblem('https://team-a.receivers.example.net/x', policy), undefined, 'a wildcard covers subdomains');
+  t.match(webhookUrlProblem('https://receivers.example.net/x', policy), /not on the service's allow-list/, 'but not the bare domain');
+  t.match(webhookUrlProblem('https://evilreceivers.example.net/x', policy), /not on the service's allow-list/);
+  t.match(webhookUrlProblem('https://hooks.example.com.evil.test/x', policy), /not on the service's allow-list/);
+  t.match(webhookUrlProblem('http://hooks.example.com/aml', policy), /must use https/);
+  t.match(webhookUrlProblem('https://169.254.169.254/metadata/identity/oauth2/token', policy), /private, loopback, link-local/, 'the metadata endpoint');
+  t.match(webhookUrlProblem('https://10.0.0.4/hook', policy), /private/);
+  t.match(webhookUrlProblem('https://[fd00::1]/hook', policy), /private/);
+  t.match(webhookUrlProblem('http://127.0.0.1:9/hook', policy), /must use https/, 'loopback only when the policy allows it');
+  t.equal(webhookUrlProblem('http://127.0.0.1:9/hook', { ...policy, allowLoopback: true }), undefined);
+  t.match(webhookUrlProblem('https://hooks.example.com/aml', { allowedHosts: [] }), /not enabled on this service/);
+});
+
+t.test('forbidden addresses: private, loopback, link-local, shared, multicast, ULA, mapped IPv4', async (t) => {
+  for (const ip of ['10.1.2.3', '172.16.0.1', '172.31.255.255', '192.168.1.1', '127.0.0.1', '169.254.169.254', '100.64.0.1', '0.0.0.0', '224.0.0.1', '::1', 'fe80::1', 'fd12::1', '::ffff:169.254.169.254', '::ffff:10.0.0.1'])
+    t.ok(forbiddenAddress(ip), `${ip} is refused`);
+  for (const ip of ['20.50.2.1', '52.239.1.2', '172.32.0.1', '2603:1030::1']) t.equal(forbiddenAddress(ip), undefined, `${ip} is allowed`);
+  t.equal(forbiddenAddress('127.0.0.1', true), undefined, 'loopback when allowed');
+  t.ok(forbiddenAddress('10.0.0.1', true), 'but never a private address');
+});
+
+t.test('an allow-listed name that resolves to an internal address is refused when connecting (no DNS rebinding)', async (t) => {
+  let connections = 0;
+  const listener = createTcpServer((socket) => {
+    connections++;
+    socket.destroy();
+  });
+  await new Promise<void>((r) => listener.listen(0, '127.0.0.1', r));
+  t.teardown(() => listener.close());
+  const port = (listener.address() as AddressInfo).port;
+  // `localhost` passes the allow-list check by name; what it resolves to is checked at connect time.
+  const result = await deliver({ url: `https://localhost:${port}/hook`, secret: 's3cret-for-the-test' }, { a: 1 }, { policy: { allowedHosts: ['localhost'] }, attempts: 2, baseDelayMs: 1 });
+  t.equal(result.status, 'failed');
+  t.match(result.error, /private, loopback, link-local/);
+  t.equal(connections, 0, 'no connection was made');
 });
