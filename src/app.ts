@@ -38,6 +38,8 @@ import { registerRequestIds } from './service/request-id.ts';
 import diagnoses from './routes/diagnoses.ts';
 import schedules, { Schedule, WorkspaceHealth } from './routes/schedules.ts';
 import type { Store } from './store/store.ts';
+import { documentSecurity, registerAuth, type AuthOptions } from './auth/plugin.ts';
+import { PERMISSIONS } from './auth/authorize.ts';
 import { DiagnosisAccepted } from './routes/runs.ts';
 import { DiagnosisRun, ProbeProgress, RunStatus, type DiagnosisRuns } from './service/runs.ts';
 
@@ -53,6 +55,12 @@ export interface AppOptions {
   runs?: DiagnosisRuns;
   /** Schedules and health history; without a store the /v1/schedules and health routes are absent. */
   store?: Store;
+  /**
+   * Who may call the API (src/auth/plugin.ts): Entra ID bearer tokens, API keys or both. Without
+   * it the app is NOT authenticated: every route is open (tests, the OpenAPI generator, and the
+   * server with the explicit NETDOCTOR_AUTH=off). src/server.ts builds it from the configuration.
+   */
+  auth?: AuthOptions;
 }
 
 /** Shared models, in dependency order; each becomes `#/components/schemas/<$id>`. */
@@ -114,6 +122,18 @@ export default async function app(fastify: FastifyInstance, opts: AppOptions): P
         { name: 'schedules', description: 'Scheduled health checks, history and drift notifications' },
         { name: 'service', description: 'Service health' },
       ],
+      components: {
+        securitySchemes: {
+          bearer: {
+            type: 'http',
+            scheme: 'bearer',
+            bearerFormat: 'JWT',
+            description: `A Microsoft Entra ID access token for the API's app registration, with the route's permission as an app role (roles) or delegated scope (scp): ${PERMISSIONS.join(', ')}.`,
+          },
+          apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key', description: 'An API key (also accepted as `Authorization: ApiKey <key>`) whose roles include the route\'s permission.' },
+        },
+      },
+      security: [{ bearer: [] }, { apiKey: [] }],
     },
     // Components are named after the models' $id instead of def-0, def-1, ...
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
@@ -124,9 +144,14 @@ export default async function app(fastify: FastifyInstance, opts: AppOptions): P
   registerRequestIds(fastify);
   // Accept-header negotiation for the report formats (request.accepts()).
   await fastify.register(accepts);
+  // Before any route: the hooks cover every route, and each route's permission is documented.
+  registerAuth(fastify, opts.auth);
+  documentSecurity(fastify);
 
-  await fastify.register(healthz);
-  if (opts.config.NETDOCTOR_METRICS !== 'off') await fastify.register(metricsRoute, { registry: (opts.metrics ?? createMetrics()).registry });
+  await fastify.register(healthz, { ...(opts.store ? { store: opts.store } : {}) });
+  if (opts.config.NETDOCTOR_METRICS !== 'off') {
+    await fastify.register(metricsRoute, { registry: (opts.metrics ?? createMetrics()).registry, public: opts.config.NETDOCTOR_METRICS_PUBLIC === 'on' });
+  }
   await fastify.register(diagnoses, {
     diagnose: opts.diagnose,
     syncBudgetMs: opts.config.NETDOCTOR_SYNC_BUDGET_MS,
@@ -135,7 +160,10 @@ export default async function app(fastify: FastifyInstance, opts: AppOptions): P
     ...(opts.runs ? { runs: opts.runs } : {}),
   });
   if (opts.store) await fastify.register(schedules, { store: opts.store });
-  fastify.log.debug({ cloud: opts.config.NETDOCTOR_CLOUD, armEndpoint: opts.config.NETDOCTOR_ARM_ENDPOINT }, 'app registered');
+  fastify.log.debug(
+    { cloud: opts.config.NETDOCTOR_CLOUD, armEndpoint: opts.config.NETDOCTOR_ARM_ENDPOINT, auth: opts.auth ? { entra: !!opts.auth.entra, apiKeys: !!opts.auth.apiKeys } : 'off' },
+    'app registered',
+  );
 }
 
 // What fastify-plugin does: the app's error handlers, schemas and `swagger()` decorator belong to

@@ -23,6 +23,7 @@ import type { Report, Tier } from './report/schema.ts';
 import { rulePage } from './rules/docs.ts';
 import { rules } from './rules/index.ts';
 import { TOOL } from './version.ts';
+import { hashApiKey, MAX_KEY_LENGTH, MIN_KEY_LENGTH } from './auth/api-keys.ts';
 
 export class UsageError extends Error {
   readonly exitCode = 2;
@@ -32,6 +33,8 @@ export interface CliIo {
   stdout: NodeJS.WritableStream & { isTTY?: boolean };
   stderr: NodeJS.WritableStream & { isTTY?: boolean };
   env: NodeJS.ProcessEnv;
+  /** Where `hash-key` reads the key (default process.stdin). */
+  stdin?: NodeJS.ReadableStream;
 }
 
 /** Validates a DNS server argument with the same rules as NETDOCTOR_DNS_SERVERS. */
@@ -332,6 +335,19 @@ function runRulesCommand(code: string | undefined, io: CliIo): number {
   return 0;
 }
 
+/** hash-key: the SHA-256 (hex) of the key on stdin, for NETDOCTOR_API_KEYS_FILE. The key is never printed. */
+async function runHashKey(io: CliIo): Promise<number> {
+  let text = '';
+  for await (const chunk of io.stdin ?? process.stdin) text += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
+  const key = text.replace(/\r?\n$/, '');
+  if (/\s/.test(key)) throw new UsageError('hash-key: the key on stdin must be one line without spaces');
+  if (key.length < MIN_KEY_LENGTH || key.length > MAX_KEY_LENGTH) {
+    throw new UsageError(`hash-key: the key must be ${MIN_KEY_LENGTH} to ${MAX_KEY_LENGTH} characters long (got ${key.length}); generate one with 'openssl rand -base64 32'`);
+  }
+  io.stdout.write(`${hashApiKey(key)}\n`);
+  return 0;
+}
+
 /** The options every command that reads Azure has last: timeouts and logging. */
 function withRunOptions(command: Command, io: CliIo): Command {
   return command
@@ -440,6 +456,24 @@ Example:
     .description('List the rules (finding codes), or show one: what it means, why it causes the prompt, how to fix and verify it.')
     .action((code: string | undefined) => {
       setExit(runRulesCommand(code, io));
+    });
+
+  program
+    .command('hash-key')
+    .description('Print the SHA-256 hash (hex) of an API key read from stdin, for the service\'s NETDOCTOR_API_KEYS_FILE.')
+    .addHelpText(
+      'after',
+      `
+The key file holds only hashes, each with an id and the roles the key grants
+(Reports.Read, Diagnoses.Run, Schedules.Manage):
+  { "keys": [ { "id": "ops-runbook", "sha256": "<hash>", "roles": ["Diagnoses.Run", "Reports.Read"] } ] }
+Callers send the key as 'X-API-Key: <key>' or 'Authorization: ApiKey <key>'.
+
+Example:
+  key=$(openssl rand -base64 32); printf %s "$key" | aml-netdoctor hash-key`,
+    )
+    .action(async () => {
+      setExit(await runHashKey(io));
     });
   return program;
 }

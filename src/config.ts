@@ -7,8 +7,12 @@ import { isIPv4, isIPv6 } from 'node:net';
 import { Type, type Static } from 'typebox';
 import { Compile } from 'typebox/compile';
 import { CLOUD_NAMES } from './model/cloud.ts';
+import { isAllowedAuthorityUrl } from './auth/entra.ts';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+export const AUTH_MODES = ['entra', 'api-keys', 'entra+api-keys', 'off'] as const;
+export type AuthMode = (typeof AUTH_MODES)[number];
 
 export const Config = Type.Object(
   {
@@ -84,6 +88,23 @@ export const Config = Type.Object(
       default: 10_000,
       description: 'On SIGTERM/SIGINT, how long running scheduled work may go on before it is handed back (queued again for another replica or the next start).',
     }),
+    NETDOCTOR_AUTH: Type.Optional(
+      Type.Enum([...AUTH_MODES], {
+        description:
+          'How API callers authenticate: entra (Microsoft Entra ID bearer tokens), api-keys (NETDOCTOR_API_KEYS_FILE), entra+api-keys, or off (no authentication). The server refuses to start without it.',
+      }),
+    ),
+    NETDOCTOR_ENTRA_TENANT_ID: Type.Optional(
+      Type.String({ pattern: '^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|[A-Za-z0-9-]+(\\.[A-Za-z0-9-]+)+)$', description: 'Entra ID tenant (id or verified domain) whose tokens are accepted.' }),
+    ),
+    NETDOCTOR_ENTRA_AUDIENCE: Type.Optional(
+      Type.Array(Type.String({ minLength: 1 }), { minItems: 1, description: "Accepted token audiences, comma-separated: the API's application id URI (api://...) and/or its client id." }),
+    ),
+    NETDOCTOR_ENTRA_AUTHORITY: Type.Optional(
+      Type.String({ description: "Entra ID authority host (default: the cloud's, e.g. https://login.microsoftonline.com); https, or http only on a loopback address." }),
+    ),
+    NETDOCTOR_API_KEYS_FILE: Type.Optional(Type.String({ minLength: 1, description: 'JSON file of API key hashes and their roles; re-read when it changes.' })),
+    NETDOCTOR_METRICS_PUBLIC: Type.Enum(['on', 'off'], { default: 'off', description: 'on: GET /metrics needs no credentials (off: it needs Reports.Read).' }),
     NETDOCTOR_ARM_BURST: Type.Optional(
       Type.Integer({ minimum: 1, maximum: 100_000, description: "ARM requests per subscription allowed at once after a quiet period (token bucket size). Default 250, ARM's documented read bucket." }),
     ),
@@ -160,8 +181,16 @@ export function parseDnsServerList(input: string): string[] {
 
 const validator = Compile(Config);
 
+export interface LoadConfigOptions {
+  /**
+   * The service (src/server.ts) is starting: NETDOCTOR_AUTH must then be set, so nobody serves the
+   * API without authentication by accident. Tests and the OpenAPI generator build the app without it.
+   */
+  service?: boolean;
+}
+
 /** Reads, converts and validates the configuration; throws ConfigError naming every bad variable. */
-export function loadConfig(env: Record<string, string | undefined>): Config {
+export function loadConfig(env: Record<string, string | undefined>, options: LoadConfigOptions = {}): Config {
   const problems: ConfigProblem[] = [];
   const raw: Record<string, unknown> = {};
   for (const key of KEYS) {
@@ -174,6 +203,11 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       } catch (err) {
         problems.push({ variable: key, message: (err as Error).message });
       }
+    } else if (key === 'NETDOCTOR_ENTRA_AUDIENCE') {
+      raw[key] = value
+        .split(',')
+        .map((a) => a.trim())
+        .filter((a) => a !== '');
     } else if (schema.type === 'integer') {
       // Strict: digits only, so '1e3' or '0x10' are reported rather than silently converted.
       raw[key] = /^\d+$/.test(value) ? Number(value) : value;
@@ -195,13 +229,45 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   if (typeof endpoint === 'string' && !seen.has('NETDOCTOR_ARM_ENDPOINT') && !URL.canParse(endpoint)) {
     problems.push({ variable: 'NETDOCTOR_ARM_ENDPOINT', message: 'is not a valid https URL' });
   }
+  problems.push(...authProblems(config as Config, seen, options.service === true));
   if (problems.length > 0) throw new ConfigError(problems);
   return config as Config;
 }
 
+/** The authentication settings that only make sense together. */
+function authProblems(config: Config, seen: ReadonlySet<string>, service: boolean): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const need = (variable: keyof Config & string, why: string) => {
+    if (config[variable] === undefined && !seen.has(variable)) problems.push({ variable, message: `is required when ${why}` });
+  };
+  const authority = config.NETDOCTOR_ENTRA_AUTHORITY;
+  if (authority !== undefined && !seen.has('NETDOCTOR_ENTRA_AUTHORITY') && !isAllowedAuthorityUrl(authority)) {
+    problems.push({ variable: 'NETDOCTOR_ENTRA_AUTHORITY', message: `must be an https URL without credentials, query or fragment (http only on 127.0.0.1, [::1] or localhost) (got '${authority}')` });
+  }
+  const mode = config.NETDOCTOR_AUTH;
+  if (mode === undefined) {
+    if (service && !seen.has('NETDOCTOR_AUTH')) {
+      problems.push({ variable: 'NETDOCTOR_AUTH', message: `must be set: ${AUTH_MODES.join(', ')} (off serves the API to anyone who can reach it, without authentication)` });
+    }
+    return problems;
+  }
+  if (mode === 'entra' || mode === 'entra+api-keys') {
+    need('NETDOCTOR_ENTRA_TENANT_ID', `NETDOCTOR_AUTH is ${mode}`);
+    need('NETDOCTOR_ENTRA_AUDIENCE', `NETDOCTOR_AUTH is ${mode}`);
+  }
+  if (mode === 'api-keys' || mode === 'entra+api-keys') need('NETDOCTOR_API_KEYS_FILE', `NETDOCTOR_AUTH is ${mode}`);
+  return problems;
+}
+
 function describe(variable: string, message: string, params: object, value: unknown): string {
   const allowed = (params as { allowedValues?: unknown[] }).allowedValues;
-  const expectation = allowed ? `must be one of ${allowed.join(', ')}` : variable === 'NETDOCTOR_ARM_ENDPOINT' ? 'must be an https URL without credentials' : message;
+  const expectation = allowed
+    ? `must be one of ${allowed.join(', ')}`
+    : variable === 'NETDOCTOR_ARM_ENDPOINT'
+      ? 'must be an https URL without credentials'
+      : variable === 'NETDOCTOR_ENTRA_TENANT_ID'
+        ? 'must be the tenant id (a GUID) or a verified domain of one tenant (common, organizations and consumers are not accepted)'
+        : message;
   // The ARM endpoint may carry credentials (https://user:pass@host), the token always is one.
   if (SECRET.has(variable) || variable === 'NETDOCTOR_ARM_ENDPOINT') return variable === 'DATABASE_URL' ? 'must be a postgres:// or postgresql:// URL' : expectation;
   return `${expectation} (got '${String(value)}')`;

@@ -2,7 +2,10 @@
  * The service entry point and the only place that listens: configuration from the environment,
  * the pino logger (tokens redacted), real diagnoses against Azure, graceful shutdown.
  *
- *   HOST=0.0.0.0 PORT=3000 node src/server.ts
+ *   NETDOCTOR_AUTH=entra NETDOCTOR_ENTRA_TENANT_ID=<tenant> NETDOCTOR_ENTRA_AUDIENCE=api://netdoctor HOST=0.0.0.0 PORT=3000 node src/server.ts
+ *
+ * NETDOCTOR_AUTH is required (entra, api-keys, entra+api-keys, or an explicit off): without it the
+ * server exits 2 rather than serve the API to anyone.
  */
 import Fastify from 'fastify';
 import { pino } from 'pino';
@@ -22,11 +25,14 @@ import { openPostgresStore } from './store/postgres.ts';
 import { openPgBossQueue } from './service/pgboss-queue.ts';
 import { createSweepDiagnose } from './service/sweep.ts';
 import type { Store } from './store/store.ts';
+import { authFromConfig } from './auth/index.ts';
+import { ApiKeyFileError } from './auth/api-keys.ts';
 
 /** Anything that may carry a credential; pino's wildcards match one level, so list the usual depths. */
 const REDACT = [
   'req.headers.authorization',
   'req.headers.cookie',
+  'req.headers["x-api-key"]',
   'DATABASE_URL',
   '*.DATABASE_URL',
   'connectionString',
@@ -57,7 +63,7 @@ const DNS_TRIES = 2;
 
 function readConfig(): Config {
   try {
-    return loadConfig(process.env);
+    return loadConfig(process.env, { service: true });
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     process.stderr.write(`aml-netdoctor: ${err.message}\n`);
@@ -85,6 +91,12 @@ const azureOptions: AzureAccessOptions = {
   ...(metrics ? { metrics } : {}),
 };
 const azure = createAzureClients(azureOptions);
+const auth = await authFromConfig(config, log.child({ component: 'auth' })).catch((err: unknown) => {
+  if (!(err instanceof ApiKeyFileError)) throw err;
+  process.stderr.write(`aml-netdoctor: NETDOCTOR_API_KEYS_FILE: '${config.NETDOCTOR_API_KEYS_FILE}' ${err.message}\n`);
+  process.exit(2);
+});
+if (!auth) log.warn('NETDOCTOR_AUTH=off: the API is served without authentication to anyone who can reach it');
 const diagnoseDeps = {
   cloud: config.NETDOCTOR_CLOUD,
   dns: { servers: config.NETDOCTOR_DNS_SERVERS, timeoutMs: config.NETDOCTOR_DNS_TIMEOUT_MS, tries: DNS_TRIES },
@@ -155,7 +167,7 @@ const pruneTimer = setInterval(prune, HOUR_MS);
 pruneTimer.unref();
 
 const server = Fastify({ loggerInstance: log, requestTimeout: REQUEST_TIMEOUT_MS, return503OnClosing: true, ...requestIdOptions });
-await server.register(app, { config, diagnose, store, runs, ...(metrics ? { metrics } : {}) });
+await server.register(app, { config, diagnose, store, runs, ...(metrics ? { metrics } : {}), ...(auth ? { auth } : {}) });
 // Shutdown order: stop claiming ticks and taking queued runs; running scheduled work gets the grace
 // period, then is handed back (queued again, for another replica or the next start); then the queue
 // and the store close. On-demand runs get the same grace (routes/diagnoses.ts), then are cancelled.
@@ -202,6 +214,7 @@ try {
       dnsServers: config.NETDOCTOR_DNS_SERVERS,
       armThrottle: { readsPerSecond: throttle.readsPerSecond, burst: throttle.burst },
       metrics: metrics !== undefined,
+      auth: config.NETDOCTOR_AUTH,
       store: postgres ? 'postgresql' : config.NETDOCTOR_DB_PATH,
       scheduler: config.NETDOCTOR_SCHEDULER === 'on' ? { owner, tickMs: config.NETDOCTOR_SCHEDULER_TICK_MS } : 'off',
     },

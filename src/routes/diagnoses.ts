@@ -132,6 +132,7 @@ export default async function diagnoses(instance: FastifyInstance, opts: Diagnos
   fastify.post(
     '/v1/diagnoses',
     {
+      config: { permission: 'Diagnoses.Run' },
       bodyLimit: 16 * 1024,
       schema: {
         summary: 'Diagnose a workspace',

@@ -8,6 +8,8 @@ import type { Registry } from 'prom-client';
 
 export interface MetricsRouteOptions {
   registry: Registry;
+  /** Served without credentials (NETDOCTOR_METRICS_PUBLIC=on); otherwise it needs Reports.Read. */
+  public?: boolean;
 }
 
 export default async function metrics(fastify: FastifyInstance, opts: MetricsRouteOptions): Promise<void> {
@@ -16,6 +18,7 @@ export default async function metrics(fastify: FastifyInstance, opts: MetricsRou
     {
       // Scraped every few seconds: keep it out of the info-level request log.
       logLevel: 'warn',
+      config: opts.public ? { public: true } : { permission: 'Reports.Read' },
       schema: { hide: true },
     },
     async (_request, reply) => {

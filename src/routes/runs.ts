@@ -70,6 +70,7 @@ export default async function runRoutes(instance: FastifyInstance, opts: RunRout
   fastify.get(
     '/v1/diagnoses/:id',
     {
+      config: { permission: 'Reports.Read' },
       schema: {
         summary: 'Status of a diagnosis',
         description: 'Status, per-probe progress and, once succeeded, the report. With `?format=`, the report alone in that format.',
@@ -105,6 +106,7 @@ export default async function runRoutes(instance: FastifyInstance, opts: RunRout
   fastify.delete(
     '/v1/diagnoses/:id',
     {
+      config: { permission: 'Diagnoses.Run' },
       schema: {
         summary: 'Cancel a diagnosis',
         description: 'Cancels a queued or running diagnosis: it is marked cancelled at once (no report) and its ARM and DNS calls are aborted.',
@@ -127,6 +129,7 @@ export default async function runRoutes(instance: FastifyInstance, opts: RunRout
   fastify.get(
     '/v1/diagnoses/:id/events',
     {
+      config: { permission: 'Reports.Read' },
       schema: {
         summary: 'Follow a diagnosis',
         description:

@@ -145,6 +145,7 @@ export default async function schedules(instance: FastifyInstance, opts: Schedul
   fastify.post(
     '/v1/schedules',
     {
+      config: { permission: 'Schedules.Manage' },
       bodyLimit: 32 * 1024,
       schema: {
         summary: 'Create a scheduled health check',
@@ -181,6 +182,7 @@ export default async function schedules(instance: FastifyInstance, opts: Schedul
   fastify.get(
     '/v1/schedules',
     {
+      config: { permission: 'Reports.Read' },
       schema: {
         summary: 'List scheduled health checks',
         tags: ['schedules'],
@@ -193,7 +195,7 @@ export default async function schedules(instance: FastifyInstance, opts: Schedul
 
   fastify.get(
     '/v1/schedules/:id',
-    { schema: { summary: 'Get a scheduled health check', tags: ['schedules'], params: IdParams, response: { 200: Type.Ref('Schedule'), ...problemResponses(400, 404) } } },
+    { config: { permission: 'Reports.Read' }, schema: { summary: 'Get a scheduled health check', tags: ['schedules'], params: IdParams, response: { 200: Type.Ref('Schedule'), ...problemResponses(400, 404) } } },
     async (request) => {
       const s = await store.getSchedule(request.params.id);
       if (!s) throw notFound(request.params.id);
@@ -204,6 +206,7 @@ export default async function schedules(instance: FastifyInstance, opts: Schedul
   fastify.patch(
     '/v1/schedules/:id',
     {
+      config: { permission: 'Schedules.Manage' },
       bodyLimit: 32 * 1024,
       schema: { summary: 'Change a scheduled health check', tags: ['schedules'], params: IdParams, body: SchedulePatchIn, response: { 200: Type.Ref('Schedule'), ...problemResponses(400, 404, 413, 415) } },
     },
@@ -230,7 +233,7 @@ export default async function schedules(instance: FastifyInstance, opts: Schedul
 
   fastify.delete(
     '/v1/schedules/:id',
-    { schema: { summary: 'Delete a scheduled health check (its history stays)', tags: ['schedules'], params: IdParams, response: { 204: Type.Null(), ...problemResponses(400, 404) } } },
+    { config: { permission: 'Schedules.Manage' }, schema: { summary: 'Delete a scheduled health check (its history stays)', tags: ['schedules'], params: IdParams, response: { 204: Type.Null(), ...problemResponses(400, 404) } } },
     async (request, reply) => {
       if (!(await store.deleteSchedule(request.params.id))) throw notFound(request.params.id);
       return reply.code(204).send(null);
@@ -240,6 +243,7 @@ export default async function schedules(instance: FastifyInstance, opts: Schedul
   fastify.get(
     '/v1/workspaces/*',
     {
+      config: { permission: 'Reports.Read' },
       schema: {
         summary: "A workspace's latest health check and its history",
         description:

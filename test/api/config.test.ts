@@ -33,6 +33,7 @@ t.test('an empty environment gives the documented defaults', async (t) => {
     NETDOCTOR_SCHEDULER_BATCH: 200,
     NETDOCTOR_SWEEP_CONCURRENCY: 8,
     NETDOCTOR_SHUTDOWN_GRACE_MS: 10000,
+    NETDOCTOR_METRICS_PUBLIC: 'off',
   });
 });
 
@@ -61,6 +62,12 @@ t.test('every variable is read and converted', async (t) => {
     NETDOCTOR_SCHEDULER_BATCH: '50',
     NETDOCTOR_SWEEP_CONCURRENCY: '4',
     NETDOCTOR_SHUTDOWN_GRACE_MS: '0',
+    NETDOCTOR_AUTH: 'entra+api-keys',
+    NETDOCTOR_ENTRA_TENANT_ID: '72f988bf-86f1-41af-91ab-2d7cd011db47',
+    NETDOCTOR_ENTRA_AUDIENCE: ' api://aml-netdoctor, 3f4e5d6c-1111-4a4a-8b8b-123456789abc ,',
+    NETDOCTOR_ENTRA_AUTHORITY: 'https://login.microsoftonline.us',
+    NETDOCTOR_API_KEYS_FILE: '/etc/aml-netdoctor/keys.json',
+    NETDOCTOR_METRICS_PUBLIC: 'on',
     UNRELATED: 'ignored',
   });
   t.same(config, {
@@ -87,7 +94,55 @@ t.test('every variable is read and converted', async (t) => {
     NETDOCTOR_SCHEDULER_BATCH: 50,
     NETDOCTOR_SWEEP_CONCURRENCY: 4,
     NETDOCTOR_SHUTDOWN_GRACE_MS: 0,
+    NETDOCTOR_AUTH: 'entra+api-keys',
+    NETDOCTOR_ENTRA_TENANT_ID: '72f988bf-86f1-41af-91ab-2d7cd011db47',
+    NETDOCTOR_ENTRA_AUDIENCE: ['api://aml-netdoctor', '3f4e5d6c-1111-4a4a-8b8b-123456789abc'],
+    NETDOCTOR_ENTRA_AUTHORITY: 'https://login.microsoftonline.us',
+    NETDOCTOR_API_KEYS_FILE: '/etc/aml-netdoctor/keys.json',
+    NETDOCTOR_METRICS_PUBLIC: 'on',
   });
+});
+
+t.test('the service needs NETDOCTOR_AUTH; tests and tools building the app do not', async (t) => {
+  t.notOk('NETDOCTOR_AUTH' in loadConfig({}), 'no default');
+  const err = (() => {
+    try {
+      loadConfig({}, { service: true });
+    } catch (e) {
+      return e as ConfigError;
+    }
+    throw new Error('expected a ConfigError');
+  })();
+  t.same(err.problems.map((p) => p.variable), ['NETDOCTOR_AUTH']);
+  t.match(err.message, /NETDOCTOR_AUTH: must be set: entra, api-keys, entra\+api-keys, off/);
+  t.equal(loadConfig({ NETDOCTOR_AUTH: 'off' }, { service: true }).NETDOCTOR_AUTH, 'off', 'off is accepted when explicit');
+  t.match(problemsOf({ NETDOCTOR_AUTH: 'none' }).message, "NETDOCTOR_AUTH: must be one of entra, api-keys, entra+api-keys, off (got 'none')");
+});
+
+t.test('each authentication mode needs its settings', async (t) => {
+  const vars = (env: Record<string, string>) => problemsOf(env).problems.map((p) => `${p.variable}: ${p.message}`).sort();
+  t.same(vars({ NETDOCTOR_AUTH: 'entra' }), [
+    'NETDOCTOR_ENTRA_AUDIENCE: is required when NETDOCTOR_AUTH is entra',
+    'NETDOCTOR_ENTRA_TENANT_ID: is required when NETDOCTOR_AUTH is entra',
+  ]);
+  t.same(vars({ NETDOCTOR_AUTH: 'api-keys' }), ['NETDOCTOR_API_KEYS_FILE: is required when NETDOCTOR_AUTH is api-keys']);
+  t.same(vars({ NETDOCTOR_AUTH: 'entra+api-keys', NETDOCTOR_ENTRA_TENANT_ID: 'contoso.onmicrosoft.com', NETDOCTOR_ENTRA_AUDIENCE: ' , ' }).map((v) => v.split(':')[0]).sort(), [
+    'NETDOCTOR_API_KEYS_FILE',
+    'NETDOCTOR_ENTRA_AUDIENCE',
+  ]);
+  t.equal(loadConfig({ NETDOCTOR_AUTH: 'entra', NETDOCTOR_ENTRA_TENANT_ID: 'contoso.onmicrosoft.com', NETDOCTOR_ENTRA_AUDIENCE: 'api://x' }).NETDOCTOR_ENTRA_TENANT_ID, 'contoso.onmicrosoft.com');
+  for (const tenant of ['common', 'organizations', 'consumers', 'not a tenant']) {
+    t.match(problemsOf({ NETDOCTOR_ENTRA_TENANT_ID: tenant }).message, /NETDOCTOR_ENTRA_TENANT_ID: must be the tenant id \(a GUID\) or a verified domain/, tenant);
+  }
+});
+
+t.test('the Entra authority is https, or http only on a loopback address', async (t) => {
+  for (const url of ['http://login.example.com', 'http://10.0.0.5:8080', 'https://user:pw@login.example.com', 'https://login.example.com/?x=1', 'login.microsoftonline.com']) {
+    t.same(problemsOf({ NETDOCTOR_ENTRA_AUTHORITY: url }).problems.map((p) => p.variable), ['NETDOCTOR_ENTRA_AUTHORITY'], url);
+  }
+  for (const url of ['https://login.microsoftonline.com', 'http://127.0.0.1:8080', 'http://localhost:1', 'http://[::1]:9']) {
+    t.equal(loadConfig({ NETDOCTOR_ENTRA_AUTHORITY: url }).NETDOCTOR_ENTRA_AUTHORITY, url, url);
+  }
 });
 
 t.test('scale-out settings are checked, and a bad DATABASE_URL is never echoed', async (t) => {

@@ -14,13 +14,16 @@ export interface ServerProcess {
   stderr: string[];
 }
 
-/** The parent's environment without anything the service reads, plus `extra`. */
+/**
+ * The parent's environment without anything the service reads, plus `extra`. Authentication is off
+ * unless `extra` sets NETDOCTOR_AUTH (an empty value unsets it: the server then refuses to start).
+ */
 export function envWith(extra: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) {
     if (!/^(HOST|PORT|LOG_LEVEL|DATABASE_URL|NETDOCTOR_.*)$/.test(k)) env[k] = v;
   }
-  return { ...env, NETDOCTOR_DB_PATH: ':memory:', ...extra };
+  return { ...env, NETDOCTOR_DB_PATH: ':memory:', NETDOCTOR_AUTH: 'off', ...extra };
 }
 
 export function startServer(extra: Record<string, string>): ServerProcess {
