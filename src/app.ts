@@ -37,6 +37,12 @@ import { createMetrics, type ServiceMetrics } from './service/metrics.ts';
 import { registerRequestIds } from './service/request-id.ts';
 import diagnoses from './routes/diagnoses.ts';
 import schedules, { Schedule, WorkspaceHealth } from './routes/schedules.ts';
+import type { WebhookPolicy } from './service/webhook.ts';
+
+/** Where webhooks may go, from the service's configuration (the scheduler delivers under the same policy). */
+export function webhookPolicyOf(config: Pick<Config, 'NETDOCTOR_WEBHOOK_ALLOWED_HOSTS' | 'NETDOCTOR_WEBHOOK_ALLOW_LOOPBACK'>): WebhookPolicy {
+  return { allowedHosts: config.NETDOCTOR_WEBHOOK_ALLOWED_HOSTS, allowLoopback: config.NETDOCTOR_WEBHOOK_ALLOW_LOOPBACK === 'on' };
+}
 import type { Store } from './store/store.ts';
 import { documentSecurity, registerAuth, type AuthOptions } from './auth/plugin.ts';
 import { PERMISSIONS } from './auth/authorize.ts';
@@ -159,7 +165,7 @@ export default async function app(fastify: FastifyInstance, opts: AppOptions): P
     shutdownGraceMs: opts.config.NETDOCTOR_SHUTDOWN_GRACE_MS,
     ...(opts.runs ? { runs: opts.runs } : {}),
   });
-  if (opts.store) await fastify.register(schedules, { store: opts.store });
+  if (opts.store) await fastify.register(schedules, { store: opts.store, webhookPolicy: webhookPolicyOf(opts.config) });
   fastify.log.debug(
     { cloud: opts.config.NETDOCTOR_CLOUD, armEndpoint: opts.config.NETDOCTOR_ARM_ENDPOINT, auth: opts.auth ? { entra: !!opts.auth.entra, apiKeys: !!opts.auth.apiKeys } : 'off' },
     'app registered',

@@ -104,6 +104,12 @@ export const Config = Type.Object(
       Type.String({ description: "Entra ID authority host (default: the cloud's, e.g. https://login.microsoftonline.com); https, or http only on a loopback address." }),
     ),
     NETDOCTOR_API_KEYS_FILE: Type.Optional(Type.String({ minLength: 1, description: 'JSON file of API key hashes and their roles; re-read when it changes.' })),
+    NETDOCTOR_WEBHOOK_ALLOWED_HOSTS: Type.Array(Type.String({ pattern: '^(\\*\\.)?[A-Za-z0-9]([A-Za-z0-9-]{0,62}[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}[A-Za-z0-9])?)*\\.?$' }), {
+      default: [],
+      description:
+        'Host names schedules may send webhooks to, comma-separated: exact (hooks.example.com) or a subdomain wildcard (*.example.com). Empty (the default): webhooks are refused. Targets must be https, and never resolve to a private, loopback or link-local address.',
+    }),
+    NETDOCTOR_WEBHOOK_ALLOW_LOOPBACK: Type.Enum(['on', 'off'], { default: 'off', description: 'on: webhooks may also go to 127.0.0.1/localhost over http (local receivers, tests).' }),
     NETDOCTOR_METRICS_PUBLIC: Type.Enum(['on', 'off'], { default: 'off', description: 'on: GET /metrics needs no credentials (off: it needs Reports.Read).' }),
     NETDOCTOR_ARM_BURST: Type.Optional(
       Type.Integer({ minimum: 1, maximum: 100_000, description: "ARM requests per subscription allowed at once after a quiet period (token bucket size). Default 250, ARM's documented read bucket." }),
@@ -203,7 +209,7 @@ export function loadConfig(env: Record<string, string | undefined>, options: Loa
       } catch (err) {
         problems.push({ variable: key, message: (err as Error).message });
       }
-    } else if (key === 'NETDOCTOR_ENTRA_AUDIENCE') {
+    } else if (key === 'NETDOCTOR_ENTRA_AUDIENCE' || key === 'NETDOCTOR_WEBHOOK_ALLOWED_HOSTS') {
       raw[key] = value
         .split(',')
         .map((a) => a.trim())

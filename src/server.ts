@@ -9,7 +9,7 @@
  */
 import Fastify from 'fastify';
 import { pino } from 'pino';
-import app from './app.ts';
+import app, { webhookPolicyOf } from './app.ts';
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import { createAzureClients, credentialFromEnv, type AzureAccessOptions } from './azure/clients.ts';
 import { createDiagnose } from './diagnose.ts';
@@ -155,6 +155,7 @@ const scheduler = new Scheduler({
   batch: config.NETDOCTOR_SCHEDULER_BATCH,
   concurrency: config.NETDOCTOR_SWEEP_CONCURRENCY,
   leaseMs,
+  webhook: { policy: webhookPolicyOf(config) },
   ...(queue ? { queue } : {}),
 });
 const HOUR_MS = 3_600_000;

@@ -9,7 +9,7 @@ import { ArmIdError, parseWorkspaceId } from '../model/arm-id.ts';
 import { HttpProblem, problemResponses } from '../errors.ts';
 import { nextRunOf } from '../service/scheduler.ts';
 import { CadenceError, validateCadence, type Cadence } from '../service/schedule-time.ts';
-import { webhookUrlProblem } from '../service/webhook.ts';
+import { webhookUrlProblem, type WebhookPolicy } from '../service/webhook.ts';
 import { publicSchedule, type HealthRecord, type NotifyTarget, type Store } from '../store/store.ts';
 
 const NotifyIn = Type.Object(
@@ -121,10 +121,10 @@ function cadenceOf(body: { intervalSeconds?: number; cron?: string; timezone?: s
   return cadence;
 }
 
-function notifyOf(list: Array<{ url: string; secret: string }> | undefined): NotifyTarget[] | undefined {
+function notifyOf(list: Array<{ url: string; secret: string }> | undefined, policy: WebhookPolicy): NotifyTarget[] | undefined {
   if (!list) return undefined;
   list.forEach((n, i) => {
-    const problem = webhookUrlProblem(n.url);
+    const problem = webhookUrlProblem(n.url, policy);
     if (problem) throw new HttpProblem(400, `notify/${i}/url: ${problem}`, [{ field: `/notify/${i}/url`, message: problem }]);
   });
   return list.map((n) => ({ url: n.url, secret: n.secret }));
@@ -132,6 +132,8 @@ function notifyOf(list: Array<{ url: string; secret: string }> | undefined): Not
 
 export interface SchedulesOptions {
   store: Store;
+  /** Where webhooks may go (the service's configuration). */
+  webhookPolicy: WebhookPolicy;
   now?: () => Date;
 }
 
@@ -169,7 +171,7 @@ export default async function schedules(instance: FastifyInstance, opts: Schedul
         ...(body.computeName ? { computeName: body.computeName } : {}),
         subscriptions: [...new Set((body.subscriptions ?? []).map((s) => s.toLowerCase()))],
         cadence,
-        notify: notifyOf(body.notify) ?? [],
+        notify: notifyOf(body.notify, opts.webhookPolicy) ?? [],
         enabled: body.enabled ?? true,
         nextRunAt: nextRunOf({ cadence }, at),
         createdAt: at,
@@ -213,7 +215,7 @@ export default async function schedules(instance: FastifyInstance, opts: Schedul
     async (request) => {
       const body = request.body;
       const cadence = cadenceOf(body, false);
-      const notify = notifyOf(body.notify);
+      const notify = notifyOf(body.notify, opts.webhookPolicy);
       const at = now();
       const updated = await store.updateSchedule(
         request.params.id,

@@ -34,6 +34,8 @@ t.test('an empty environment gives the documented defaults', async (t) => {
     NETDOCTOR_SWEEP_CONCURRENCY: 8,
     NETDOCTOR_SHUTDOWN_GRACE_MS: 10000,
     NETDOCTOR_METRICS_PUBLIC: 'off',
+    NETDOCTOR_WEBHOOK_ALLOWED_HOSTS: [],
+    NETDOCTOR_WEBHOOK_ALLOW_LOOPBACK: 'off',
   });
 });
 
@@ -68,6 +70,8 @@ t.test('every variable is read and converted', async (t) => {
     NETDOCTOR_ENTRA_AUTHORITY: 'https://login.microsoftonline.us',
     NETDOCTOR_API_KEYS_FILE: '/etc/aml-netdoctor/keys.json',
     NETDOCTOR_METRICS_PUBLIC: 'on',
+    NETDOCTOR_WEBHOOK_ALLOWED_HOSTS: 'hooks.example.com',
+    NETDOCTOR_WEBHOOK_ALLOW_LOOPBACK: 'on',
     UNRELATED: 'ignored',
   });
   t.same(config, {
@@ -100,6 +104,8 @@ t.test('every variable is read and converted', async (t) => {
     NETDOCTOR_ENTRA_AUTHORITY: 'https://login.microsoftonline.us',
     NETDOCTOR_API_KEYS_FILE: '/etc/aml-netdoctor/keys.json',
     NETDOCTOR_METRICS_PUBLIC: 'on',
+    NETDOCTOR_WEBHOOK_ALLOWED_HOSTS: ['hooks.example.com'],
+    NETDOCTOR_WEBHOOK_ALLOW_LOOPBACK: 'on',
   });
 });
 
@@ -227,4 +233,9 @@ t.test('parseDnsServerList splits on commas and names the bad entry', async (t) 
   t.same(parseDnsServerList('10.0.0.4,,10.0.0.5:53'), ['10.0.0.4', '10.0.0.5:53']);
   t.same(parseDnsServerList(''), []);
   t.throws(() => parseDnsServerList('10.0.0.4, nope'), { message: /^entry 2: 'nope'/ });
+});
+
+t.test('webhook hosts: a comma-separated list of names or *.suffix wildcards', async (t) => {
+  t.same(loadConfig({ NETDOCTOR_WEBHOOK_ALLOWED_HOSTS: ' hooks.example.com, *.receivers.example.net ,' }).NETDOCTOR_WEBHOOK_ALLOWED_HOSTS, ['hooks.example.com', '*.receivers.example.net']);
+  t.same(problemsOf({ NETDOCTOR_WEBHOOK_ALLOWED_HOSTS: 'hooks.example.com,https://x.example/path' }).problems.map((p) => p.variable), ['NETDOCTOR_WEBHOOK_ALLOWED_HOSTS']);
 });

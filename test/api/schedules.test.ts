@@ -17,7 +17,7 @@ const run = await startScenario(t, 'zone-not-linked-hub-spoke');
 const store = await openSqliteStore(':memory:');
 t.teardown(() => store.close());
 const fastify = Fastify();
-await fastify.register(app, { config: loadConfig({}), diagnose: (req, signal, options) => diagnose(req, run.deps, signal, options), store });
+await fastify.register(app, { config: loadConfig({ NETDOCTOR_WEBHOOK_ALLOWED_HOSTS: 'hooks.example.invalid' }), diagnose: (req, signal, options) => diagnose(req, run.deps, signal, options), store });
 t.teardown(() => fastify.close());
 const SECRET = 'a-webhook-secret-of-enough-length';
 
@@ -59,6 +59,8 @@ const bad: Array<[string, object, string]> = [
   ['a bad time zone', { workspaceId: 'WS', cron: '0 6 * * *', timezone: 'Mars/Olympus' }, '/timezone'],
   ['too frequent', { workspaceId: 'WS', intervalSeconds: 10 }, '/intervalSeconds'],
   ['a plain-http webhook', { workspaceId: 'WS', intervalSeconds: 3600, notify: [{ url: 'http://hooks.example.invalid/x', secret: SECRET }] }, '/notify/0/url'],
+  ['a webhook host not on the allow-list', { workspaceId: 'WS', intervalSeconds: 3600, notify: [{ url: 'https://elsewhere.example.invalid/x', secret: SECRET }] }, '/notify/0/url'],
+  ['a webhook to the metadata endpoint', { workspaceId: 'WS', intervalSeconds: 3600, notify: [{ url: 'https://169.254.169.254/metadata/identity/oauth2/token', secret: SECRET }] }, '/notify/0/url'],
   ['a short secret', { workspaceId: 'WS', intervalSeconds: 3600, notify: [{ url: 'https://hooks.example.invalid/x', secret: 'short' }] }, '/notify/0/secret'],
   ['a bad workspace id', { workspaceId: '/subscriptions/nope', intervalSeconds: 3600 }, '/workspaceId'],
 ];

@@ -75,6 +75,8 @@ t.test('the service, its store and its webhooks', async (t) => {
     NETDOCTOR_DNS_TIMEOUT_MS: '400',
     NETDOCTOR_LRO_POLL_MS: '5',
     NETDOCTOR_SCHEDULER_TICK_MS: '200',
+    NETDOCTOR_WEBHOOK_ALLOWED_HOSTS: 'hooks.invalid',
+    NETDOCTOR_WEBHOOK_ALLOW_LOOPBACK: 'on',
   });
   t.teardown(() => {
     if (server.child.exitCode === null) server.child.kill('SIGKILL');
