@@ -57,7 +57,7 @@ export const probe = {
     try {
       const jobs = names.flatMap((n) => resolvers.map((r) => ({ n, r })));
       const lookups = await mapLimit(jobs, CONCURRENCY, ctx.signal, async ({ n, r }): Promise<DnsLookupObs> => {
-        const result = r.invalid ? { status: 'error' as const, cnames: [], addresses: [], message: r.invalid } : await lookup(r.resolver, n.name);
+        const result = r.invalid ? { status: 'error' as const, cnames: [], addresses: [], message: r.invalid } : await lookup(r.resolver, n.name, ctx.dns.tries);
         return { name: n.name, purpose: n.purpose, ...(n.computeName ? { computeName: n.computeName } : {}), resolver: r.label, ...result };
       });
       if (ctx.signal.aborted) return failed({ kind: 'timeout', message: `${WHAT} was cancelled before it finished` });
@@ -177,14 +177,30 @@ export function statusOf(code: string): DnsStatus {
   }
 }
 
+/**
+ * Asks again after SERVFAIL, up to `tries` attempts in all, as stub resolvers do (glibc's
+ * `attempts`): c-ares retries timeouts and unreadable replies itself, but takes a single SERVFAIL
+ * as final, and one transient server failure must not become a finding.
+ */
+async function askWithRetry<T>(tries: number, ask: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await ask();
+    } catch (err) {
+      if (attempt >= tries || errorCode(err) !== 'ESERVFAIL') throw err;
+    }
+  }
+}
+
 /** Follows the CNAME chain one hop at a time; stops at the first name without a CNAME or on any error. */
-async function cnameChain(resolver: dns.Resolver, name: string): Promise<string[]> {
+async function cnameChain(resolver: dns.Resolver, name: string, tries: number): Promise<string[]> {
   const chain: string[] = [];
   let current = name;
   while (chain.length < MAX_CNAME_HOPS) {
     let next: string | undefined;
+    const asked = current;
     try {
-      next = (await resolver.resolveCname(current))[0]?.toLowerCase().replace(/\.$/, '');
+      next = (await askWithRetry(tries, () => resolver.resolveCname(asked)))[0]?.toLowerCase().replace(/\.$/, '');
     } catch {
       break; // ENODATA / ENOTFOUND: no CNAME here; anything else shows in the A lookup's status
     }
@@ -195,10 +211,10 @@ async function cnameChain(resolver: dns.Resolver, name: string): Promise<string[
   return chain;
 }
 
-async function lookup(resolver: dns.Resolver, name: string): Promise<LookupResult> {
+async function lookup(resolver: dns.Resolver, name: string, tries: number): Promise<LookupResult> {
   const [cnames, a] = await Promise.all([
-    cnameChain(resolver, name),
-    resolver.resolve4(name).then(
+    cnameChain(resolver, name, tries),
+    askWithRetry(tries, () => resolver.resolve4(name)).then(
       (v) => ({ ok: true as const, v }),
       (e: unknown) => ({ ok: false as const, e }),
     ),

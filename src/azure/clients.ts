@@ -7,7 +7,8 @@
  *   DefaultAzureCredential.
  * - TLS: Node's trust store plus NODE_EXTRA_CA_CERTS (read by Node at start-up); `ca` adds a CA in
  *   process (the demo's simulated ARM). Proxy: HTTPS_PROXY / NO_PROXY, honoured by the pipeline.
- * - Bounded retries (429/503 honour Retry-After up to `maxRetryAfterMs`), a per-call timeout.
+ * - Bounded retries (429/503 honour Retry-After up to `maxRetryAfterMs`), a per-call timeout, and
+ *   the same timeout on requests an SDK sends without the caller's signal (later list pages).
  * - Optional, per attempt: a per-subscription token bucket (`throttle`, src/azure/throttle.ts) and
  *   request counting by operation (`metrics`, src/azure/arm-metrics.ts).
  * - Optional, per sweep: a single-flight cache of GET answers shared by every client (`sharedReads`,
@@ -112,6 +113,22 @@ function capRetryAfterPolicy(maxMs: number): PipelinePolicy {
   };
 }
 
+/**
+ * Gives a request that carries no abort signal the per-call timeout (retries included). The modular
+ * SDKs (network, private DNS, storage, …) fetch the second and later pages of a listing without the
+ * caller's options, so neither the per-call timeout nor a cancelled diagnosis reaches them: without
+ * this, a page that never answers hangs the diagnosis for good.
+ */
+function unsignalledTimeoutPolicy(timeoutMs: number): PipelinePolicy {
+  return {
+    name: 'netdoctorUnsignalledTimeout',
+    sendRequest(request, next) {
+      if (!request.abortSignal) request.abortSignal = AbortSignal.timeout(timeoutMs);
+      return next(request);
+    },
+  };
+}
+
 export function createAzureClients(options: AzureAccessOptions): AzureClients {
   const cloud = CLOUDS[options.cloud ?? 'AzureCloud'];
   const armEndpoint = (options.armEndpoint ?? cloud.armEndpoint).replace(/\/+$/, '');
@@ -128,6 +145,7 @@ export function createAzureClients(options: AzureAccessOptions): AzureClients {
     // perRetry policies run once per attempt, outermost first. The throttle is outside the cap, so
     // a 429 pauses the subscription for the capped Retry-After the retry policy will actually wait.
     additionalPolicies: [
+      { policy: unsignalledTimeoutPolicy(timeoutMs), position: 'perCall' as const },
       ...(options.throttle ? [{ policy: options.throttle.policy(), position: 'perRetry' as const }] : []),
       ...(options.metrics ? [{ policy: armMetricsPolicy(options.metrics), position: 'perRetry' as const }] : []),
       { policy: capRetryAfterPolicy(options.maxRetryAfterMs ?? 20_000), position: 'perRetry' as const },

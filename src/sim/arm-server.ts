@@ -2,7 +2,8 @@
  * A simulated Azure Resource Manager on loopback HTTPS, serving one scenario's resources to the
  * real SDK clients: resource GETs, paged collections, long-running diagnostic POSTs and injected
  * faults, with ARM's wire conventions (case-insensitive paths, `{value,nextLink}` pages, 202 +
- * Location polling, `{error:{code,message}}` bodies). It never connects anywhere.
+ * Location polling, `{error:{code,message}}` bodies). Faults answer an ARM error, reset the
+ * connection, hang, or send malformed JSON (ScenarioFault). It never connects anywhere.
  */
 import https from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -12,7 +13,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { idKey, tryParseArmId, type ArmId } from '../model/arm-id.ts';
 import { generateTls, type GeneratedTls } from './ca.ts';
-import type { Scenario, ScenarioFault, ScenarioOperation, ScenarioResource } from './scenario.ts';
+import type { Scenario, ScenarioFault, ScenarioFaultKind, ScenarioOperation, ScenarioResource } from './scenario.ts';
 
 export interface RecordedRequest {
   method: string;
@@ -20,7 +21,10 @@ export interface RecordedRequest {
   query: Record<string, string>;
   headers: Record<string, string>;
   body?: unknown;
+  /** The status answered; 0 when a `reset` or `hang` fault sent no answer. */
   status: number;
+  /** The kind of fault that answered this request, if one did. */
+  fault?: ScenarioFaultKind;
   /** When the request was received (Date.now()), for rate checks. */
   at: number;
 }
@@ -51,7 +55,7 @@ export interface ArmSimulator {
   setLatency(ms: number): void;
   /** Writes ca.pem into `dir` and returns its path (for NODE_EXTRA_CA_CERTS in subprocesses). */
   writeCaFile(dir: string): Promise<string>;
-  /** Stops listening and closes keep-alive sockets. */
+  /** Stops listening and closes keep-alive sockets and requests left hanging by `hang` faults. */
   close(): Promise<void>;
 }
 
@@ -59,6 +63,8 @@ interface Reply {
   status: number;
   body?: unknown;
   headers?: Record<string, string>;
+  /** Misbehave instead of answering normally (`reset`, `hang`), or cut the JSON body short. */
+  fault?: Exclude<ScenarioFaultKind, 'status'>;
 }
 
 interface StoredResource {
@@ -70,11 +76,13 @@ interface StoredResource {
 interface ActiveFault {
   fault: ScenarioFault;
   pattern: RegExp;
+  query: RegExp | undefined;
   hits: number;
 }
 
 interface PendingOperation {
   result: unknown;
+  /** Infinity for an operation that never finishes. */
   pollsLeft: number;
 }
 
@@ -137,9 +145,9 @@ export function derivedAction(method: string, path: string): string {
   return [ns, ...types, 'read'].join('/');
 }
 
-/** The ARM error body a fault answers with. */
+/** The ARM error body a `status` fault answers with. */
 export function faultReply(fault: ScenarioFault, method: string, path: string): Reply {
-  const s = fault.status;
+  const s = fault.status ?? 500;
   if (s === 401) return armError(s, fault.code ?? 'AuthenticationFailed', fault.message ?? 'Authentication failed. The access token is invalid or expired.');
   if (s === 403) {
     const message =
@@ -161,16 +169,27 @@ export function faultReply(fault: ScenarioFault, method: string, path: string): 
   return armError(s, fault.code ?? 'Error', fault.message ?? `Simulated fault ${s}.`, retry);
 }
 
+function compilePattern(what: string, source: string): RegExp {
+  try {
+    return new RegExp(source, 'i');
+  } catch (e) {
+    throw new Error(`Invalid fault ${what} pattern '${source}': ${(e as Error).message}`);
+  }
+}
+
 function compileFaults(faults: ScenarioFault[]): ActiveFault[] {
-  return faults.map((fault) => {
-    let pattern: RegExp;
-    try {
-      pattern = new RegExp(fault.path, 'i');
-    } catch (e) {
-      throw new Error(`Invalid fault path pattern '${fault.path}': ${(e as Error).message}`);
-    }
-    return { fault, pattern, hits: 0 };
-  });
+  return faults.map((fault) => ({
+    fault,
+    pattern: compilePattern('path', fault.path),
+    query: fault.query !== undefined ? compilePattern('query', fault.query) : undefined,
+    hits: 0,
+  }));
+}
+
+/** Text that starts like the JSON answer but is cut short, so no JSON parser accepts it. */
+export function malformedJson(body: unknown): string {
+  const text = body === undefined ? '{"value":[{"id":"' : JSON.stringify(body);
+  return text.slice(0, Math.max(1, Math.floor(text.length / 2)));
 }
 
 /** Default name/type derived from the id, overridden by whatever the scenario stored. */
@@ -310,11 +329,14 @@ export async function startArmSimulator(options: ArmSimulatorOptions): Promise<A
   const requests: RecordedRequest[] = [];
   const pendingOps = new Map<string, PendingOperation>();
   const timers = new Set<NodeJS.Timeout>();
+  /** Requests a `hang` fault never answers: destroyed on close(). */
+  const hanging = new Set<ServerResponse>();
 
-  function matchFault(method: string, path: string): ScenarioFault | undefined {
+  function matchFault(method: string, path: string, rawQuery: string): ScenarioFault | undefined {
     for (const f of faults) {
       if (f.fault.method && f.fault.method.toUpperCase() !== method) continue;
       if (!f.pattern.test(path)) continue;
+      if (f.query && !f.query.test(rawQuery)) continue;
       if (f.fault.times !== undefined && f.hits >= f.fault.times) continue;
       f.hits += 1;
       return f.fault;
@@ -332,9 +354,9 @@ export async function startArmSimulator(options: ArmSimulatorOptions): Promise<A
     return { status: 200, body };
   }
 
-  function startOperation(sub: string, ns: string, location: string, result: unknown): Reply {
+  function startOperation(sub: string, ns: string, location: string, op: ScenarioOperation): Reply {
     const opId = randomUUID();
-    pendingOps.set(opId, { result, pollsLeft: lroPolls });
+    pendingOps.set(opId, { result: op.result, pollsLeft: op.neverFinishes ? Number.POSITIVE_INFINITY : lroPolls });
     const base = `${baseUrl}/subscriptions/${sub}/providers/${ns}/locations/${encodeURIComponent(location)}`;
     return {
       status: 202,
@@ -408,7 +430,7 @@ export async function startArmSimulator(options: ArmSimulatorOptions): Promise<A
       const op = estate.operation(parentId, last, body);
       if (!op) return notFound(path);
       const location = typeof parent.resource.location === 'string' && parent.resource.location ? parent.resource.location : 'global';
-      return startOperation(sub, ns, location, op.result);
+      return startOperation(sub, ns, location, op);
     }
     return invalidRequest(`'${method} ${path}' is not supported by the simulated ARM.`);
   }
@@ -416,6 +438,7 @@ export async function startArmSimulator(options: ArmSimulatorOptions): Promise<A
   function handle(req: IncomingMessage, rawBody: string): Reply {
     const method = (req.method ?? 'GET').toUpperCase();
     const url = new URL(req.url ?? '/', 'https://sim.invalid');
+    const rawQuery = url.search.replace(/^\?/, '');
     const segs = url.pathname.split('/').filter(Boolean).map(safeDecode);
     const path = `/${segs.join('/')}`;
     const query: Record<string, string> = {};
@@ -440,16 +463,39 @@ export async function startArmSimulator(options: ArmSimulatorOptions): Promise<A
     if (!/^Bearer\s+\S+/i.test(auth)) {
       reply = armError(401, 'AuthenticationFailed', "Authentication failed. The 'Authorization' header is missing or is not a Bearer token.");
     } else {
-      const fault = matchFault(method, path);
-      reply = fault ? faultReply(fault, method, path) : route(method, segs, path, query, record.body);
+      const fault = matchFault(method, path, rawQuery);
+      reply = fault ? replyForFault(fault, method, path, () => route(method, segs, path, query, record.body)) : route(method, segs, path, query, record.body);
+      if (fault) record.fault = fault.kind ?? 'status';
     }
-    record.status = reply.status;
+    record.status = reply.fault === 'reset' || reply.fault === 'hang' ? 0 : reply.status;
     return reply;
+  }
+
+  function replyForFault(fault: ScenarioFault, method: string, path: string, normal: () => Reply): Reply {
+    const kind = fault.kind ?? 'status';
+    if (kind === 'status') return faultReply(fault, method, path);
+    if (kind === 'malformed-json') return { status: 200, body: normal().body, fault: kind };
+    return { status: 0, fault: kind };
   }
 
   function send(res: ServerResponse, reply: Reply): void {
     if (res.destroyed || res.writableEnded) return;
+    if (reply.fault === 'reset') {
+      res.socket?.destroy();
+      return;
+    }
+    if (reply.fault === 'hang') {
+      hanging.add(res);
+      res.on('close', () => hanging.delete(res));
+      return;
+    }
     const headers: Record<string, string> = { 'x-ms-request-id': randomUUID(), ...reply.headers };
+    if (reply.fault === 'malformed-json') {
+      const text = malformedJson(reply.body);
+      res.writeHead(200, { ...headers, 'content-type': 'application/json; charset=utf-8', 'content-length': String(Buffer.byteLength(text)) });
+      res.end(text);
+      return;
+    }
     if (reply.body === undefined) {
       res.writeHead(reply.status, { ...headers, 'content-length': '0' });
       res.end();
@@ -511,6 +557,8 @@ export async function startArmSimulator(options: ArmSimulatorOptions): Promise<A
     close() {
       for (const t of timers) clearTimeout(t);
       timers.clear();
+      for (const res of hanging) res.destroy();
+      hanging.clear();
       return new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();

@@ -9,7 +9,11 @@
  * - When a chain ends on a name that is itself a key (and the answer has no `a`), resolution
  *   continues with that key's answer.
  * - `rcode: NXDOMAIN` answers NXDOMAIN (after the CNAME chain, if any); `SERVFAIL` / `REFUSED`
- *   answer that rcode; `TIMEOUT` sends nothing.
+ *   answer that rcode; `TIMEOUT` sends nothing; `MALFORMED` sends the query id followed by bytes
+ *   that are not a DNS message; `TCP_RESET` answers truncated (TC) over UDP, so the client retries
+ *   over TCP, and resets that TCP connection.
+ * - `times: n` fails only the first n queries that reach the answer (for `TCP_RESET`: n TCP
+ *   connections), then the name answers as if it had no rcode: a transient failure.
  * - Unknown names: NXDOMAIN. Other query types on known names (AAAA, TXT…): the chain, no data.
  */
 import dgram from 'node:dgram';
@@ -22,8 +26,12 @@ import type { ScenarioDnsAnswer } from './scenario.ts';
 export interface DnsQueryRecord {
   name: string;
   type: string;
-  /** The rcode answered, or `TIMEOUT` when the server stayed silent. */
+  /**
+   * The rcode answered, or what was done instead: `TIMEOUT` (silent), `MALFORMED` (garbage sent),
+   * `TRUNCATED` (TC over UDP for a `TCP_RESET` answer), `RESET` (TCP connection reset).
+   */
   rcode: string;
+  transport: 'udp' | 'tcp';
 }
 
 export interface SimDnsServer {
@@ -51,7 +59,11 @@ type Rcode = 'NOERROR' | 'NXDOMAIN' | 'SERVFAIL' | 'REFUSED';
 export interface DnsReply {
   rcode: Rcode;
   answers: Answer[];
+  /** Misbehave instead of sending this reply: garbage bytes, or TC over UDP and a reset over TCP. */
+  fault?: 'MALFORMED' | 'TCP_RESET';
 }
+
+type Transport = DnsQueryRecord['transport'];
 
 const TTL = 60;
 const MAX_HOPS = 16;
@@ -74,6 +86,16 @@ interface Entry {
   cname: string[];
   a: string[];
   rcode?: ScenarioDnsAnswer['rcode'];
+  /** Failures left before the rcode stops applying; shared by the key and its chain members. */
+  budget: { left: number };
+}
+
+/** The entry's rcode if it still applies to this query (spending one of its `times`), else undefined. */
+function activeRcode(entry: Entry, transport: Transport): ScenarioDnsAnswer['rcode'] {
+  if (!entry.rcode || entry.budget.left <= 0) return undefined;
+  // TCP_RESET fails on the TCP connection; the truncated UDP answer that leads there costs nothing.
+  if (entry.rcode !== 'TCP_RESET' || transport === 'tcp') entry.budget.left -= 1;
+  return entry.rcode;
 }
 
 /** Index of the scenario answers: keys first, then every chain element with its remainder. */
@@ -87,6 +109,7 @@ export class AnswerIndex {
         cname: (answer.cname ?? []).map(normalizeName),
         a: answer.a ?? [],
         ...(answer.rcode ? { rcode: answer.rcode } : {}),
+        budget: { left: answer.times ?? Number.POSITIVE_INFINITY },
       };
       this.#keys.set(normalizeName(name), entry);
     }
@@ -106,7 +129,7 @@ export class AnswerIndex {
   }
 
   /** The reply to one question, or undefined when the server must not answer at all. */
-  reply(qname: string, qtype: string): DnsReply | undefined {
+  reply(qname: string, qtype: string, transport: Transport = 'udp'): DnsReply | undefined {
     const answers: Answer[] = [];
     const seen = new Set<string>();
     let name = normalizeName(qname);
@@ -114,15 +137,17 @@ export class AnswerIndex {
       seen.add(name);
       const entry = this.find(name);
       if (!entry) return { rcode: 'NXDOMAIN', answers };
-      if (entry.rcode === 'TIMEOUT') return undefined;
-      if (entry.rcode === 'SERVFAIL' || entry.rcode === 'REFUSED') return { rcode: entry.rcode, answers: [] };
+      const rcode = activeRcode(entry, transport);
+      if (rcode === 'TIMEOUT') return undefined;
+      if (rcode === 'SERVFAIL' || rcode === 'REFUSED') return { rcode, answers: [] };
+      if (rcode === 'MALFORMED' || rcode === 'TCP_RESET') return { rcode: 'SERVFAIL', answers: [], fault: rcode };
       let owner = name;
       for (const target of entry.cname) {
         answers.push({ type: 'CNAME', name: owner, ttl: TTL, data: target });
         owner = target;
         if (qtype === 'CNAME') return { rcode: 'NOERROR', answers };
       }
-      if (entry.rcode === 'NXDOMAIN') return { rcode: 'NXDOMAIN', answers };
+      if (rcode === 'NXDOMAIN') return { rcode: 'NXDOMAIN', answers };
       if (entry.cname.length > 0 && entry.a.length === 0 && this.isKey(owner) && !seen.has(owner)) {
         name = owner;
         continue;
@@ -134,17 +159,38 @@ export class AnswerIndex {
   }
 }
 
-/** Encodes the response to `query`; undefined when the server stays silent. */
-function respond(index: AnswerIndex, query: DecodedPacket, queries: DnsQueryRecord[], maxBytes?: number): Buffer | undefined {
+/** Bytes that start like a response to `id` but are no DNS message (the header is cut short). */
+function garbage(id: number): Buffer {
+  const buf = Buffer.from([0, 0, 0x84, 0x00, 0xde, 0xad]);
+  buf.writeUInt16BE(id & 0xffff, 0);
+  return buf;
+}
+
+/** What was done for a reply, as the query log records it. */
+function recordedRcode(reply: DnsReply | undefined, transport: Transport): string {
+  if (!reply) return 'TIMEOUT';
+  if (reply.fault === 'MALFORMED') return 'MALFORMED';
+  if (reply.fault === 'TCP_RESET') return transport === 'tcp' ? 'RESET' : 'TRUNCATED';
+  return reply.rcode;
+}
+
+/**
+ * Encodes the response to `query`: the bytes to send, undefined to stay silent, or `reset` to
+ * reset the (TCP) connection. `maxBytes` is the UDP limit; absent over TCP.
+ */
+function respond(index: AnswerIndex, query: DecodedPacket, queries: DnsQueryRecord[], transport: Transport, maxBytes?: number): Buffer | 'reset' | undefined {
   const question: Question | undefined = query.questions?.[0];
   if (!question) return undefined;
-  const reply = index.reply(question.name, question.type);
-  queries.push({ name: normalizeName(question.name), type: question.type, rcode: reply ? reply.rcode : 'TIMEOUT' });
+  const reply = index.reply(question.name, question.type, transport);
+  queries.push({ name: normalizeName(question.name), type: question.type, rcode: recordedRcode(reply, transport), transport });
   if (!reply) return undefined;
+  if (reply.fault === 'MALFORMED') return garbage(query.id ?? 0);
+  if (reply.fault === 'TCP_RESET' && transport === 'tcp') return 'reset';
   const flags =
     dnsPacket.AUTHORITATIVE_ANSWER |
     dnsPacket.RECURSION_AVAILABLE |
     ((query.flags ?? 0) & dnsPacket.RECURSION_DESIRED) |
+    (reply.fault === 'TCP_RESET' ? dnsPacket.TRUNCATED_RESPONSE : 0) |
     RCODE_VALUE[reply.rcode];
   const packet: Packet = { type: 'response', id: query.id ?? 0, flags, questions: [question], answers: reply.answers };
   const buf = dnsPacket.encode(packet);
@@ -201,8 +247,8 @@ function closeTcp(server: net.Server): Promise<void> {
   return new Promise((resolve) => server.close(() => resolve()));
 }
 
-/** Reads length-prefixed DNS messages from one TCP connection and answers each. */
-function serveTcpConnection(socket: net.Socket, answer: (query: DecodedPacket) => Buffer | undefined): void {
+/** Reads length-prefixed DNS messages from one TCP connection and answers each (or resets it). */
+function serveTcpConnection(socket: net.Socket, answer: (query: DecodedPacket) => Buffer | 'reset' | undefined): void {
   let pending = Buffer.alloc(0);
   socket.on('error', () => socket.destroy());
   socket.on('data', (chunk: Buffer) => {
@@ -214,6 +260,10 @@ function serveTcpConnection(socket: net.Socket, answer: (query: DecodedPacket) =
       pending = pending.subarray(length + 2);
       const query = decode(message);
       const response = query ? answer(query) : undefined;
+      if (response === 'reset') {
+        socket.resetAndDestroy();
+        return;
+      }
       if (!response) continue;
       const prefix = Buffer.alloc(2);
       prefix.writeUInt16BE(response.length);
@@ -254,13 +304,13 @@ export async function startDnsServer(options: DnsServerOptions): Promise<SimDnsS
   const udpSocket = udp;
   udpSocket.on('message', (msg, rinfo) => {
     const query = decode(msg);
-    const response = query ? respond(index, query, queries, UDP_LIMIT) : undefined;
-    if (response) udpSocket.send(response, rinfo.port, rinfo.address);
+    const response = query ? respond(index, query, queries, 'udp', UDP_LIMIT) : undefined;
+    if (response instanceof Buffer) udpSocket.send(response, rinfo.port, rinfo.address);
   });
   tcp.on('connection', (socket) => {
     connections.add(socket);
     socket.on('close', () => connections.delete(socket));
-    serveTcpConnection(socket, (query) => respond(index, query, queries));
+    serveTcpConnection(socket, (query) => respond(index, query, queries, 'tcp'));
   });
 
   const tcpServer = tcp;

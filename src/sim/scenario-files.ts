@@ -32,6 +32,8 @@ export function scenarioPath(nameOrPath: string): string {
   return resolve(SCENARIO_DIR, `${nameOrPath}.json`);
 }
 
+const FAULT_KINDS: readonly string[] = ['status', 'reset', 'hang', 'malformed-json'];
+
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Problems with a parsed scenario, each naming the JSON location; empty when it is usable. */
@@ -71,7 +73,20 @@ export function scenarioProblems(data: unknown): string[] {
             problems.push(`faults[${i}].path is not a valid regular expression`);
           }
         }
-        if (typeof f.status !== 'number' || !Number.isInteger(f.status) || f.status < 100 || f.status > 599) problems.push(`faults[${i}].status must be an HTTP status code`);
+        if (f.query !== undefined) {
+          if (typeof f.query !== 'string') problems.push(`faults[${i}].query must be a string`);
+          else {
+            try {
+              new RegExp(f.query, 'i');
+            } catch {
+              problems.push(`faults[${i}].query is not a valid regular expression`);
+            }
+          }
+        }
+        if (f.kind !== undefined && !FAULT_KINDS.includes(f.kind as string)) problems.push(`faults[${i}].kind must be one of ${FAULT_KINDS.join(', ')}`);
+        // Only a status fault answers with a status; reset, hang and malformed-json need none.
+        const needsStatus = f.kind === undefined || f.kind === 'status' || f.status !== undefined;
+        if (needsStatus && (typeof f.status !== 'number' || !Number.isInteger(f.status) || f.status < 100 || f.status > 599)) problems.push(`faults[${i}].status must be an HTTP status code`);
       });
     }
   }

@@ -31,7 +31,20 @@ export interface ScenarioOperation {
   match?: Record<string, string>;
   /** Response body of the final result. */
   result: unknown;
+  /**
+   * The operation is accepted (202) but never completes: its polling URLs answer 202 / `InProgress`
+   * forever, so the caller must give up on its own (per-call timeout or abort).
+   */
+  neverFinishes?: boolean;
 }
+
+/**
+ * How a fault misbehaves. `status`: an ARM error answer (`status`, `code`, `message`, Retry-After).
+ * `reset`: the connection is closed without an answer (the client sees ECONNRESET / socket hang up).
+ * `hang`: no answer at all, until the client gives up (the simulator closes such sockets on close()).
+ * `malformed-json`: 200 with a JSON content type and a body that is not JSON (the real answer, cut short).
+ */
+export type ScenarioFaultKind = 'status' | 'reset' | 'hang' | 'malformed-json';
 
 /** Injected misbehaviour: the simulated ARM answers matching requests with this instead. */
 export interface ScenarioFault {
@@ -39,7 +52,16 @@ export interface ScenarioFault {
   method?: string;
   /** Case-insensitive regular expression matched against the request path (no query string). */
   path: string;
-  status: number;
+  /**
+   * Case-insensitive regular expression matched against the raw query string (without `?`), e.g.
+   * `\$skiptoken=` (JSON: `"\\$skiptoken="`) for every page of a listing but the first. Any
+   * query when absent.
+   */
+  query?: string;
+  /** Default `status`. */
+  kind?: ScenarioFaultKind;
+  /** HTTP status of a `status` fault (required for it); ignored by the other kinds. */
+  status?: number;
   /** ARM error code for the body, e.g. `AuthorizationFailed`. Defaults per status. */
   code?: string;
   message?: string;
@@ -54,8 +76,17 @@ export interface ScenarioDnsAnswer {
   /** CNAME chain from the name, in order. The A records answer the last name of the chain. */
   cname?: string[];
   a?: string[];
-  /** Fail the query instead. `TIMEOUT` means no answer at all. */
-  rcode?: 'NXDOMAIN' | 'SERVFAIL' | 'REFUSED' | 'TIMEOUT';
+  /**
+   * Fail the query instead. `TIMEOUT` means no answer at all; `MALFORMED` answers bytes that are
+   * not a DNS message (the query id, then garbage); `TCP_RESET` answers truncated (TC) over UDP so
+   * the client retries over TCP, where the connection is reset.
+   */
+  rcode?: 'NXDOMAIN' | 'SERVFAIL' | 'REFUSED' | 'TIMEOUT' | 'MALFORMED' | 'TCP_RESET';
+  /**
+   * Fail only this many queries that reach this answer (any type, over UDP or TCP), then answer
+   * as if `rcode` were absent. Unlimited when absent.
+   */
+  times?: number;
 }
 
 export interface ScenarioExpectation {

@@ -235,6 +235,86 @@ t.test('faults with times answer a limited number of requests', async (t) => {
   t.same(sim.requests.map((r) => r.status), [503, 200]);
 });
 
+t.test('a query pattern limits a fault to some pages of a listing', async (t) => {
+  sim.setFaults([{ path: 'privateDnsZones$', query: '\\$skiptoken=', status: 500 }]);
+  await t.rejects(collect(clients.privateDns(SUB).privateZones.list(clients.call())), { name: 'RestError', statusCode: 500 });
+  t.same(
+    sim.requests.map((r) => [r.query.$skiptoken ?? 'first', r.status, r.fault ?? 'none']),
+    [
+      ['first', 200, 'none'],
+      ['2', 500, 'status'],
+    ],
+    'the first page answers, the second fails',
+  );
+});
+
+t.test('reset closes the connection without an answer', async (t) => {
+  sim.setFaults([{ path: '/virtualNetworks/vnet-x$', kind: 'reset', times: 1 }]);
+  await t.rejects(clients.network(SUB).virtualNetworks.get('rg-x', 'vnet-x', clients.call()), { code: 'ECONNRESET' });
+  t.match(sim.requests[0], { status: 0, fault: 'reset' }, 'recorded without a status');
+  const vnet = await clients.network(SUB).virtualNetworks.get('rg-x', 'vnet-x', clients.call());
+  t.equal(vnet.name, 'vnet-x', 'the next request is answered (times: 1)');
+  sim.setFaults([{ path: '/virtualNetworks/vnet-x$', kind: 'reset' }]);
+  await t.rejects(raw(`${VNET}?api-version=2026-01-01`), { code: 'ECONNRESET' }, 'a plain HTTPS client sees the reset too');
+});
+
+t.test('malformed-json answers 200 with a body that is not JSON', async (t) => {
+  sim.setFaults([{ path: '/virtualNetworks/vnet-x$', kind: 'malformed-json' }]);
+  await t.rejects(clients.network(SUB).virtualNetworks.get('rg-x', 'vnet-x', clients.call()), { name: 'RestError', statusCode: 200 }, 'the SDK cannot parse it');
+  t.match(sim.requests[0], { status: 200, fault: 'malformed-json' });
+  const text = await new Promise<string>((resolve, reject) => {
+    https
+      .get(new URL(`${VNET}?api-version=2026-01-01`, sim.url), { ca: sim.caPem, headers: { authorization: 'Bearer raw-token' } }, (res) => {
+        t.equal(res.statusCode, 200);
+        t.match(res.headers['content-type'], /application\/json/);
+        let body = '';
+        res.on('data', (c: Buffer) => (body += c.toString()));
+        res.on('end', () => resolve(body));
+      })
+      .on('error', reject);
+  });
+  t.ok(text.startsWith('{"') && text.includes(`"id":"${VNET}"`), 'starts like the real answer');
+  t.throws(() => JSON.parse(text), SyntaxError, 'but is cut short');
+  sim.setFaults([{ method: 'POST', path: 'effectiveRouteTable$', kind: 'malformed-json' }]);
+  await t.rejects(clients.network(SUB).networkInterfaces.beginGetEffectiveRouteTableAndWait('rg-x', 'nic-ci', clients.call()), { name: 'RestError', statusCode: 200 }, 'a long-running POST too');
+});
+
+t.test('hang never answers: the client gives up, close() ends the request', async (t) => {
+  sim.setFaults([{ path: '/virtualNetworks/vnet-x$', kind: 'hang' }]);
+  const impatient = createAzureClients({ armEndpoint: sim.url, ca: sim.caPem, credential: staticTokenCredential('x'), maxRetries: 0, timeoutMs: 300 });
+  const started = Date.now();
+  await t.rejects(impatient.network(SUB).virtualNetworks.get('rg-x', 'vnet-x', impatient.call()), { name: 'AbortError' });
+  t.ok(Date.now() - started >= 250, 'only the per-call timeout ended it');
+  t.match(sim.requests[0], { status: 0, fault: 'hang' });
+
+  const own = await startArmSimulator({ scenario: { resources, faults: [{ path: 'vnet-x', kind: 'hang' }] } });
+  const pending = new Promise<string>((resolve) => {
+    https
+      .get(new URL(`${VNET}?api-version=2026-01-01`, own.url), { ca: own.caPem, headers: { authorization: 'Bearer raw-token' } }, () => resolve('answered'))
+      .on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? 'error'));
+  });
+  while (own.requests.length === 0) await new Promise((r) => setTimeout(r, 5));
+  const closing = Date.now();
+  await own.close();
+  t.ok(Date.now() - closing < 1000, 'close() does not wait for the hung request');
+  t.equal(await pending, 'ECONNRESET', 'the hung request ends when the simulator closes');
+});
+
+t.test('an operation that never finishes keeps answering InProgress until the client gives up', async (t) => {
+  const stuck = await startArmSimulator({ scenario: { resources, operations: [{ resourceId: NIC, action: 'effectiveRouteTable', result: { value: [] }, neverFinishes: true }] } });
+  t.teardown(() => stuck.close());
+  const c = createAzureClients({ armEndpoint: stuck.url, ca: stuck.caPem, credential: staticTokenCredential('x'), maxRetries: 0, timeoutMs: 400, lroPollIntervalMs: 10 });
+  const started = Date.now();
+  await t.rejects(c.network(SUB).networkInterfaces.beginGetEffectiveRouteTableAndWait('rg-x', 'nic-ci', c.call()), { name: 'AbortError' });
+  t.ok(Date.now() - started >= 350, 'ended by the per-call timeout');
+  const polls = stuck.requests.filter((r) => /\/locations\//i.test(r.path));
+  t.ok(polls.length >= 5, `polled repeatedly (${polls.length} polls)`);
+  t.ok(
+    polls.every((r) => r.path.split('/').at(-2) === 'operations' && r.status === 200),
+    'only the status monitor was polled (it never said Succeeded)',
+  );
+});
+
 t.test('protocol edges: bearer required, unknown shapes, read-only', async (t) => {
   const noAuth = await raw(`${VNET}?api-version=2026-01-01`, { auth: false });
   t.equal(noAuth.status, 401);
@@ -301,4 +381,10 @@ t.test('scenario files', async (t) => {
   const loaded = await loadScenario(join(dir, 'good.json'));
   t.equal(loaded.resources.length, resources.length);
   await t.rejects(loadScenario('no-such-scenario-name'), /no-such-scenario-name\.json' does not exist/);
+
+  const withFaults = (faults: unknown[]) => writeFile(join(dir, 'faults.json'), JSON.stringify({ ...good, name: 'faults', faults }));
+  await withFaults([{ path: 'x', kind: 'hang' }, { path: 'y', kind: 'reset', times: 2 }, { path: 'z', query: '\\$skiptoken=', status: 503 }, { path: 'w', kind: 'malformed-json' }]);
+  t.equal((await loadScenario(join(dir, 'faults.json'))).faults?.length, 4, 'reset, hang and malformed-json need no status');
+  await withFaults([{ path: 'x' }, { path: 'y', kind: 'explode' }, { path: 'z', query: '(', status: 500 }]);
+  await t.rejects(loadScenario(join(dir, 'faults.json')), /faults\[0\]\.status must be an HTTP status code; faults\[1\]\.kind must be one of status, reset, hang, malformed-json; faults\[2\]\.query is not a valid regular expression/);
 });

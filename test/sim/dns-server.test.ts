@@ -111,9 +111,9 @@ t.test('every query is recorded with the rcode answered', async (t) => {
   await errorCode(r.resolve4('silent.instances.azureml.ms'));
   await r.resolveCname(API);
   t.same(server.queries.slice(before), [
-    { name: 'broken.instances.azureml.ms', type: 'A', rcode: 'SERVFAIL' },
-    { name: 'silent.instances.azureml.ms', type: 'A', rcode: 'TIMEOUT' },
-    { name: API, type: 'CNAME', rcode: 'NOERROR' },
+    { name: 'broken.instances.azureml.ms', type: 'A', rcode: 'SERVFAIL', transport: 'udp' },
+    { name: 'silent.instances.azureml.ms', type: 'A', rcode: 'TIMEOUT', transport: 'udp' },
+    { name: API, type: 'CNAME', rcode: 'NOERROR', transport: 'udp' },
   ]);
 });
 
@@ -154,6 +154,51 @@ t.test('a chain ending on another key continues with that key', async (t) => {
   });
   t.teardown(() => s.close());
   t.same(await resolverFor(s).resolve4('front.example.test'), ['10.0.0.9']);
+});
+
+t.test('MALFORMED sends bytes that are no DNS message; the client rejects the reply', async (t) => {
+  const s = await startDnsServer({ answers: { 'bad.example.test': { a: ['10.0.0.1'], rcode: 'MALFORMED' } } });
+  t.teardown(() => s.close());
+  t.equal(await errorCode(resolverFor(s, 200).resolve4('bad.example.test')), 'EBADRESP');
+  t.same(s.queries.map((q) => q.rcode), ['MALFORMED'], 'recorded as sent');
+});
+
+t.test('TCP_RESET truncates over UDP and resets the TCP connection the client retries on', async (t) => {
+  const s = await startDnsServer({ answers: { 'reset.example.test': { a: ['10.0.0.1'], rcode: 'TCP_RESET' } } });
+  t.teardown(() => s.close());
+  const code = await errorCode(resolverFor(s, 200).resolve4('reset.example.test'));
+  t.match(code, /^(ECONNREFUSED|ECONNRESET|ETIMEOUT)$/, 'the client reports a connection failure');
+  t.same(
+    s.queries.map((q) => `${q.transport} ${q.rcode}`),
+    ['udp TRUNCATED', 'tcp RESET'],
+    'answered with TC over UDP, then the TCP connection was reset',
+  );
+  await t.rejects(tcpQuery(s.port, 'reset.example.test', 'A'), /ECONNRESET|no TCP answer|socket/i, 'a raw TCP query sees the reset');
+});
+
+t.test('times makes a failure transient: the first queries fail, later ones answer', async (t) => {
+  const s = await startDnsServer({
+    answers: {
+      'flaky.example.test': { cname: ['flaky.privatelink.example.test'], a: ['10.0.0.7'], rcode: 'SERVFAIL', times: 2 },
+      'slow.example.test': { a: ['10.0.0.8'], rcode: 'TIMEOUT', times: 1 },
+      'resets.example.test': { a: ['10.0.0.9'], rcode: 'TCP_RESET', times: 1 },
+    },
+  });
+  t.teardown(() => s.close());
+  const r = resolverFor(s, 200);
+  t.equal(await errorCode(r.resolve4('flaky.example.test')), 'ESERVFAIL', 'first query fails');
+  t.equal(await errorCode(r.resolveCname('flaky.privatelink.example.test')), 'ESERVFAIL', 'a chain member spends the same budget');
+  t.same(await r.resolve4('flaky.example.test'), ['10.0.0.7'], 'then the name answers');
+  t.same(await r.resolveCname('flaky.example.test'), ['flaky.privatelink.example.test']);
+
+  const retrying = new dns.Resolver({ timeout: 200, tries: 2 });
+  retrying.setServers([s.address]);
+  t.same(await retrying.resolve4('slow.example.test'), ['10.0.0.8'], 'a resolver that tries again gets the answer after one silence');
+  t.same(await retrying.resolve4('resets.example.test'), ['10.0.0.9'], 'and after one reset TCP connection');
+  t.same(
+    s.queries.filter((q) => q.name !== 'flaky.example.test' && q.name !== 'flaky.privatelink.example.test').map((q) => `${q.transport} ${q.rcode}`),
+    ['udp TIMEOUT', 'udp NOERROR', 'udp TRUNCATED', 'tcp RESET', 'tcp NOERROR'],
+  );
 });
 
 t.test('refuses a non-loopback host', async (t) => {
