@@ -141,6 +141,18 @@ t.test('a body that is not JSON answers 400 problem', async (t) => {
   t.equal(calls.length, 0);
 });
 
+t.test('an oversized or deeply nested body answers 413/400 problem without diagnosing', async (t) => {
+  const { fastify, calls } = await build(t);
+  const big = JSON.stringify({ workspaceId: WS_ID, computeName: 'x'.repeat(20 * 1024) });
+  problemOf(t, await fastify.inject({ method: 'POST', url: '/v1/diagnoses', headers: { 'content-type': 'application/json' }, payload: big }), 413);
+  // 16 KiB of brackets: nesting thousands deep fits the body limit and must still be refused cleanly.
+  const deep = `{"workspaceId":${'['.repeat(8000)}${']'.repeat(8000)}}`;
+  const res = await fastify.inject({ method: 'POST', url: '/v1/diagnoses', headers: { 'content-type': 'application/json' }, payload: deep });
+  t.ok(res.statusCode === 400 || res.statusCode === 413, `answers ${res.statusCode}`);
+  t.match(String(res.headers['content-type']), /^application\/problem\+json/);
+  t.equal(calls.length, 0, 'no diagnosis ran');
+});
+
 t.test('a body in another content type answers 415', async (t) => {
   const { fastify, calls } = await build(t);
   for (const type of ['text/plain', 'application/xml', 'application/x-www-form-urlencoded']) {
