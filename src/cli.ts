@@ -18,7 +18,7 @@ import { exitCodeOf } from './report/build.ts';
 import { FORMATS, isFormat, renderReport, type Format } from './report/render.ts';
 import { recheckExitCode, renderRecheckText } from './report/recheck.ts';
 import { readReportFile, recheck, ReportFileError } from './recheck.ts';
-import { diagnoseRemotely, RemoteError } from './remote.ts';
+import { diagnoseRemotely, RemoteError, serverCredentials } from './remote.ts';
 import type { Report, Tier } from './report/schema.ts';
 import { rulePage } from './rules/docs.ts';
 import { rules } from './rules/index.ts';
@@ -285,6 +285,7 @@ async function runRemoteDiagnose(server: string, opts: DiagnoseOpts, format: For
       options,
       onProgress: progressPrinter(io),
       signal: controller.signal,
+      credentials: serverCredentials(io.env),
     });
     await emit(renderReport(report, format), opts.output, io);
     return softened(exitCodeOf(report), opts.softFail);
@@ -396,6 +397,9 @@ export function buildProgram(io: CliIo, setExit: (code: number) => void): Comman
     .addHelpText(
       'after',
       `
+With --server, the CLI sends NETDOCTOR_SERVER_API_KEY (X-API-Key) or NETDOCTOR_SERVER_TOKEN (an Entra ID
+bearer token for the service) when the service requires authentication; it never prints them.
+
 Credentials: NETDOCTOR_ACCESS_TOKEN (an ARM token, e.g. from 'az account get-access-token') when set,
 otherwise DefaultAzureCredential (az login, environment, managed identity, ...). The identity needs
 Reader on the workspace, the compute and private-endpoint VNets, the private DNS zones, the hub

@@ -26,6 +26,16 @@ export interface RemoteDiagnosis {
   onProgress?: ((e: ProgressEvent) => void) | undefined;
   /** Aborting (Ctrl-C) cancels the run on the server. */
   signal: AbortSignal;
+  /** Credential headers for an authenticated server (X-API-Key or Authorization: Bearer); never printed. */
+  credentials?: Record<string, string>;
+}
+
+/** The credential headers the CLI sends to a server, from NETDOCTOR_SERVER_API_KEY or NETDOCTOR_SERVER_TOKEN. */
+export function serverCredentials(env: Record<string, string | undefined>): Record<string, string> {
+  const key = env.NETDOCTOR_SERVER_API_KEY?.trim();
+  if (key) return { 'x-api-key': key };
+  const token = env.NETDOCTOR_SERVER_TOKEN?.trim();
+  return token ? { authorization: `Bearer ${token}` } : {};
 }
 
 /** A stream that says nothing for this long (the server sends a heartbeat every 15 s) is reopened. */
@@ -84,14 +94,14 @@ function unreachable(url: URL, err: unknown): RemoteError {
 }
 
 /** Follows the run's events, passing progress on, until `done`; answers the final status. */
-async function follow(eventsUrl: URL, onProgress: RemoteDiagnosis['onProgress'], signal: AbortSignal): Promise<string> {
+async function follow(eventsUrl: URL, onProgress: RemoteDiagnosis['onProgress'], signal: AbortSignal, credentials: Record<string, string>): Promise<string> {
   let lastId = '';
   for (let attempt = 0; attempt <= RECONNECTS; attempt++) {
     const stalled = new AbortController();
     let timer = setTimeout(() => stalled.abort(), STALL_MS);
     try {
       const res = await fetch(eventsUrl, {
-        headers: { accept: 'text/event-stream', ...(lastId ? { 'last-event-id': lastId } : {}) },
+        headers: { ...credentials, accept: 'text/event-stream', ...(lastId ? { 'last-event-id': lastId } : {}) },
         signal: AbortSignal.any([signal, stalled.signal]),
       });
       if (res.status === 404) throw new RemoteError('the server no longer knows the diagnosis (it was forgotten or the server restarted)', 3);
@@ -115,18 +125,19 @@ async function follow(eventsUrl: URL, onProgress: RemoteDiagnosis['onProgress'],
 }
 
 /** Asks the server to stop the run; best effort (we are leaving anyway). */
-async function cancelRun(runUrl: URL): Promise<void> {
-  await fetch(runUrl, { method: 'DELETE', signal: AbortSignal.timeout(2_000) }).catch(() => undefined);
+async function cancelRun(runUrl: URL, credentials: Record<string, string>): Promise<void> {
+  await fetch(runUrl, { method: 'DELETE', headers: credentials, signal: AbortSignal.timeout(2_000) }).catch(() => undefined);
 }
 
 export async function diagnoseRemotely(d: RemoteDiagnosis): Promise<Report> {
+  const credentials = d.credentials ?? {};
   const postUrl = new URL('v1/diagnoses', d.server.endsWith('/') ? d.server : `${d.server}/`);
   const body = { ...d.request, ...(d.options.minTier !== undefined ? { minTier: d.options.minTier } : {}), ...(d.options.exclude?.length ? { exclude: [...d.options.exclude] } : {}) };
   let res: Response;
   try {
     res = await fetch(postUrl, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'application/json', prefer: 'respond-async' },
+      headers: { ...credentials, 'content-type': 'application/json', accept: 'application/json', prefer: 'respond-async' },
       body: JSON.stringify(body),
       signal: d.signal,
     });
@@ -136,6 +147,10 @@ export async function diagnoseRemotely(d: RemoteDiagnosis): Promise<Report> {
   }
   // A server that does not honour the preference answers the report at once.
   if (res.status === 200) return checked(await res.json());
+  if (res.status === 401 || res.status === 403) {
+    const hint = Object.keys(credentials).length ? 'the credential in NETDOCTOR_SERVER_API_KEY / NETDOCTOR_SERVER_TOKEN' : 'no credential (set NETDOCTOR_SERVER_API_KEY or NETDOCTOR_SERVER_TOKEN)';
+    throw new RemoteError(`the server refused ${hint}: ${await problemDetail(res)}`, 2);
+  }
   if (res.status !== 202) {
     const detail = await problemDetail(res);
     const invalid = res.status >= 400 && res.status < 500 && res.status !== 408 && res.status !== 429;
@@ -145,13 +160,13 @@ export async function diagnoseRemotely(d: RemoteDiagnosis): Promise<Report> {
   const runUrl = new URL(res.headers.get('location') ?? accepted.links?.self ?? '', postUrl);
   const eventsUrl = new URL(accepted.links?.events ?? `${runUrl.pathname}/events`, postUrl);
   try {
-    await follow(eventsUrl, d.onProgress, d.signal);
+    await follow(eventsUrl, d.onProgress, d.signal, credentials);
   } catch (err) {
     if (!d.signal.aborted) throw err;
-    await cancelRun(runUrl);
+    await cancelRun(runUrl, credentials);
     throw new RemoteError('interrupted; the diagnosis was cancelled on the server', 3);
   }
-  const runRes = await fetch(runUrl, { headers: { accept: 'application/json' } }).catch((err: unknown) => {
+  const runRes = await fetch(runUrl, { headers: { ...credentials, accept: 'application/json' } }).catch((err: unknown) => {
     throw unreachable(runUrl, err);
   });
   if (!runRes.ok) throw new RemoteError(`could not read the diagnosis: ${await problemDetail(runRes)}`, 3);
