@@ -16,7 +16,9 @@ export interface ArmId {
 }
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const SEGMENT = /^[^/?#\s]+$/;
+// A segment of dots only is never an ARM name, and URL normalisation would turn `..` into a path
+// trick (…/resourceGroups/../providers/… reaches another ARM path), so it is rejected too.
+const SEGMENT = /^(?!\.+$)[^/?#\s]+$/;
 
 export class ArmIdError extends Error {
   readonly code = 'INVALID_ARM_ID';
@@ -24,6 +26,8 @@ export class ArmIdError extends Error {
 
 /** Parses a resource id below a resource group. Throws ArmIdError with a message naming what is wrong. */
 export function parseArmId(input: string): ArmId {
+  // A lone surrogate cannot be sent (encodeURIComponent throws) nor stored (it becomes U+FFFD).
+  if (!input.isWellFormed()) throw new ArmIdError(`'${input}' is not an ARM resource id: it holds an unpaired UTF-16 surrogate`);
   const id = input.trim().replace(/\/+$/, '');
   const parts = id.split('/');
   if (parts[0] !== '' || parts.length < 9) {

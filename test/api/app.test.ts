@@ -115,7 +115,15 @@ t.test('POST /v1/diagnoses with a valid body answers the report', async (t) => {
 });
 
 t.test('a workspaceId that is not an Azure ML workspace id is rejected before diagnosing', async (t) => {
-  for (const workspaceId of ['not-an-id', VNET_ID, `/subscriptions/not-a-guid/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/w`]) {
+  const sub = '00000000-0000-0000-0000-000000000001';
+  for (const workspaceId of [
+    'not-an-id',
+    VNET_ID,
+    `/subscriptions/not-a-guid/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/w`,
+    // Found by fuzzing: a dot-only segment would be normalised into another ARM path.
+    `/subscriptions/${sub}/resourceGroups/../providers/Microsoft.MachineLearningServices/workspaces/w`,
+    `/subscriptions/${sub}/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/..`,
+  ]) {
     const { fastify, calls } = await build(t);
     const res = await post(fastify, { workspaceId });
     const problem = problemOf(t, res, 400);
