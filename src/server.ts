@@ -38,6 +38,8 @@ const REDACT = [
   'connectionString',
   '*.connectionString',
   'req.headers["x-ms-authorization-auxiliary"]',
+  'req.headers["x-api-key"]',
+  '*.headers["x-api-key"]',
   'headers.authorization',
   '*.headers.authorization',
   'authorization',
